@@ -1,0 +1,24 @@
+"""The `sexton` command line: thin — parse, call the engine, render."""
+
+from __future__ import annotations
+
+import click
+
+from .demo import demo
+from .runs import cancel, clear, done, ping, run_command, runs, trigger
+from .service import scheduler, serve_command, worker
+from .setup import db, init, validate
+from .status import status
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="sexton")
+def main() -> None:
+    """Sexton keeps the routine duties of a data archive running."""
+
+
+for command in (
+    demo, init, validate, serve_command, scheduler, worker, run_command, trigger, status, runs,
+    cancel, clear, ping, done, db,
+):
+    main.add_command(command)

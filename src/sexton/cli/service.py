@@ -1,0 +1,57 @@
+"""Long-running parts: serve (everything in one process), scheduler, worker."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import click
+
+from ..engine.service import Instance, serve, stop_on_signals
+from .common import config_option, console, open_instance
+
+
+def _run(instance: Instance, what: str, **parts: object) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    stop = threading.Event()
+    stop_on_signals(stop)
+    console.print(
+        f"sexton {what}: {len(instance.config.tasks)} tasks from {instance.config.path}, "
+        f"database {instance.config.database_url}",
+        highlight=False,
+    )
+    serve(instance, stop, **parts)  # type: ignore[arg-type]
+    console.print(f"sexton {what}: stopped cleanly")
+
+
+def _tags(text: str | None) -> list[str]:
+    return [t.strip() for t in (text or "").split(",") if t.strip()]
+
+
+@click.command("serve")
+@click.option("--tags", default=None, help="Comma-separated tags this host's worker offers.")
+@click.option("--concurrency", type=click.IntRange(min=1), default=None)
+@config_option
+def serve_command(tags: str | None, concurrency: int | None, config_path: Path | None) -> None:
+    """Scheduler and workers in one process (the embedded default)."""
+    _run(open_instance(config_path), "serve", tags=_tags(tags), concurrency=concurrency)
+
+
+@click.command()
+@config_option
+def scheduler(config_path: Path | None) -> None:
+    """Only the scheduler: creates due runs (run as many as you like)."""
+    _run(open_instance(config_path), "scheduler", worker=False)
+
+
+@click.command()
+@click.option("--tags", default=None, help="Comma-separated tags, matched against runs_on.")
+@click.option("--concurrency", type=click.IntRange(min=1), default=None)
+@config_option
+def worker(tags: str | None, concurrency: int | None, config_path: Path | None) -> None:
+    """Only a worker: claims and runs queued runs of the tasks it can do."""
+    _run(
+        open_instance(config_path), "worker", scheduler=False, tags=_tags(tags),
+        concurrency=concurrency,
+    )

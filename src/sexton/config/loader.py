@@ -1,0 +1,296 @@
+"""Building the one validated ``Config`` object from a file and everything it includes."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ValidationError
+
+from ..schedule import Cron, Every, Schedule
+from .envfile import EnvFileError, read_env_file
+from .errors import ConfigError, Problem, did_you_mean
+from .librarian import is_librarian_format, librarian_tasks
+from .models import Settings, TaskSettings
+from .source import Document, Path_, expand_variables, read_document
+
+DEFAULT_DATABASE = "sqlite:///sexton.db"  # beside the config file
+COMMON_KEYS = set(TaskSettings.model_fields)
+
+
+
+class TaskType(Protocol):
+    """What the loader needs of a task type: its parameter model and default executor."""
+
+    Params: ClassVar[type[BaseModel]]
+    executor: ClassVar[str]
+
+
+# Given a task type's name, the type, or None when no such type is installed.
+TypeResolver = Callable[[str], TaskType | None]
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One configured task: its common settings, its type's parameters and its environment."""
+
+    settings: TaskSettings
+    params: BaseModel
+    env: Mapping[str, str]
+    default_timezone: str
+    default_executor: str
+    origin: str
+
+    @property
+    def executor(self) -> str:
+        return self.settings.executor or self.default_executor
+
+    @property
+    def name(self) -> str:
+        return self.settings.name
+
+    @property
+    def type(self) -> str:
+        return self.settings.type
+
+    @property
+    def schedule(self) -> Schedule | None:
+        if self.settings.every is not None:
+            return Every(self.settings.every)
+        if self.settings.cron is not None:
+            zone = ZoneInfo(self.settings.timezone or self.default_timezone)
+            return Cron(self.settings.cron, zone)
+        return None
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    settings: Settings
+    database_url: str
+    tasks: dict[str, TaskSpec]
+
+    def task(self, name: str) -> TaskSpec:
+        """The task called ``name``; ``KeyError`` with a suggestion otherwise."""
+        try:
+            return self.tasks[name]
+        except KeyError:
+            raise KeyError(f"no task named {name!r}{did_you_mean(name, self.tasks)}") from None
+
+
+@dataclass
+class _RawTask:
+    settings: dict[str, Any]
+    document: Document
+    path: Path_
+
+
+def load_config(
+    path: Path,
+    type_of: TypeResolver,
+    environ: Mapping[str, str] | None = None,
+) -> Config:
+    """Read, expand, include and validate; raise ``ConfigError`` listing every problem."""
+    environ = os.environ if environ is None else environ
+    path = path.resolve()
+    problems: list[Problem] = []
+    top = read_document(path)
+    if is_librarian_format(top.value):
+        settings_doc: dict[str, Any] = {}
+        env: dict[str, str] = dict(environ)
+        raw_tasks = [_RawTask(s, top, p) for s, p in librarian_tasks(top)]
+    else:
+        if not isinstance(top.value, dict):
+            raise ConfigError([Problem(top.file, 1, "", "expected a mapping of settings")])
+        env = _global_env(top, path.parent, environ, problems)
+        problems += expand_variables(top, env)
+        settings_doc = top.value
+        raw_tasks = _tasks_of(top, ())
+        for include, line_path in _includes(top):
+            raw_tasks += _read_include(path.parent / include, top, line_path, env, problems, {path})
+    settings = _validate_settings(top, settings_doc, problems)
+    specs = _validate_tasks(raw_tasks, settings, path.parent, env, type_of, problems)
+    _check_references(specs, raw_tasks, problems)
+    if problems:
+        raise ConfigError(problems)
+    assert settings is not None
+    return Config(path, settings, _database_url(settings, path.parent, environ), specs)
+
+
+def _global_env(
+    doc: Document, base: Path, environ: Mapping[str, str], problems: list[Problem]
+) -> dict[str, str]:
+    """The global ``env_file`` values overlaid by the real environment, which wins."""
+    files = doc.value.get("env_file") or []
+    values: dict[str, str] = {}
+    for index, name in enumerate([files] if isinstance(files, str) else files):
+        try:
+            values.update(read_env_file(base / os.path.expandvars(str(name))))
+        except EnvFileError as exc:
+            problems.append(doc.problem(("env_file", index), str(exc)))
+    return {**values, **environ}
+
+
+def _tasks_of(doc: Document, prefix: Path_) -> list[_RawTask]:
+    tasks = doc.value.get("tasks") if isinstance(doc.value, dict) else None
+    if not isinstance(tasks, list):
+        return []
+    return [_RawTask(t, doc, (*prefix, "tasks", i)) for i, t in enumerate(tasks)]
+
+
+def _includes(doc: Document) -> list[tuple[str, Path_]]:
+    include = doc.value.get("include") or []
+    names = [include] if isinstance(include, str) else include
+    return [(str(name), ("include", i)) for i, name in enumerate(names)]
+
+
+def _read_include(
+    path: Path,
+    parent: Document,
+    where: Path_,
+    env: Mapping[str, str],
+    problems: list[Problem],
+    seen: set[Path],
+) -> list[_RawTask]:
+    """Tasks of an included file (Sexton or librarian format), relative includes followed."""
+    path = path.resolve()
+    if path in seen:
+        problems.append(parent.problem(where, f"{path} is included in a loop"))
+        return []
+    try:
+        doc = read_document(path)
+    except ConfigError as exc:
+        problems += exc.problems
+        return []
+    problems += expand_variables(doc, env)
+    if is_librarian_format(doc.value):
+        return [_RawTask(s, doc, p) for s, p in librarian_tasks(doc)]
+    if not isinstance(doc.value, dict) or set(doc.value) - {"tasks", "include"}:
+        extra = sorted(set(doc.value) - {"tasks", "include"}) if isinstance(doc.value, dict) else []
+        problems.append(
+            Problem(doc.file, 1, "", f"an included file holds only tasks and include, not {extra}")
+        )
+        return []
+    tasks = _tasks_of(doc, ())
+    for include, line_path in _includes(doc):
+        tasks += _read_include(path.parent / include, doc, line_path, env, problems, seen | {path})
+    return tasks
+
+
+def _pydantic_problems(doc: Document, prefix: Path_, error: ValidationError) -> list[Problem]:
+    problems = []
+    for item in error.errors():
+        loc: Path_ = (*prefix, *item["loc"])
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = f"unknown key {item['loc'][-1]!r}"
+        problems.append(doc.problem(loc, message))
+    return problems
+
+
+def _validate_settings(
+    doc: Document, value: dict[str, Any], problems: list[Problem]
+) -> Settings | None:
+    unknown = [k for k in value if k not in Settings.model_fields]
+    for key in unknown:
+        hint = did_you_mean(key, Settings.model_fields)
+        problems.append(doc.problem((key,), f"unknown setting {key!r}{hint}"))
+    try:
+        return Settings.model_validate({k: v for k, v in value.items() if k not in unknown})
+    except ValidationError as exc:
+        problems += _pydantic_problems(doc, (), exc)
+        return None
+
+
+def _validate_tasks(
+    raw_tasks: list[_RawTask],
+    settings: Settings | None,
+    base: Path,
+    env: Mapping[str, str],
+    type_of: TypeResolver,
+    problems: list[Problem],
+) -> dict[str, TaskSpec]:
+    specs: dict[str, TaskSpec] = {}
+    default_zone = settings.timezone if settings else "UTC"
+    for raw in raw_tasks:
+        doc, where = raw.document, raw.path
+        if not isinstance(raw.settings, dict):
+            problems.append(doc.problem(where, "expected a mapping of task settings"))
+            continue
+        task_type = raw.settings.get("type")
+        kind = type_of(task_type) if isinstance(task_type, str) else None
+        if kind is None:
+            known = _known_types(type_of)
+            hint = did_you_mean(str(task_type), known) if task_type else ""
+            message = (
+                f"unknown task type {task_type!r}{hint}"
+                if task_type
+                else "missing key 'type' (the kind of task)"
+            )
+            problems.append(doc.problem((*where, "type"), message))
+            continue
+        model = kind.Params
+        param_keys = set(model.model_fields)
+        common = {k: v for k, v in raw.settings.items() if k in COMMON_KEYS}
+        params = {k: v for k, v in raw.settings.items() if k not in COMMON_KEYS}
+        for key in [k for k in params if k not in param_keys]:
+            hint = did_you_mean(key, COMMON_KEYS | param_keys)
+            problems.append(
+                doc.problem((*where, key), f"unknown key {key!r} for a {task_type} task{hint}")
+            )
+            del params[key]
+        try:
+            task_settings = TaskSettings.model_validate(common)
+            task_params = model.model_validate(params)
+        except ValidationError as exc:
+            problems += _pydantic_problems(doc, where, exc)
+            continue
+        if task_settings.name in specs:
+            problems.append(doc.problem((*where, "name"), f"duplicate task name {task_settings.name!r}"))
+            continue
+        task_env = dict(env)
+        for index, name in enumerate(task_settings.env_file):
+            try:
+                task_env.update(read_env_file(base / name))
+            except EnvFileError as exc:
+                problems.append(doc.problem((*where, "env_file", index), str(exc)))
+        origin = f"{doc.file}:{doc.line(where) or 1}"
+        specs[task_settings.name] = TaskSpec(
+            task_settings, task_params, task_env, default_zone, kind.executor, origin
+        )
+    return specs
+
+
+def _known_types(type_of: TypeResolver) -> list[str]:
+    known = getattr(type_of, "known_types", None)
+    return list(known()) if callable(known) else []
+
+
+def _check_references(
+    specs: dict[str, TaskSpec], raw_tasks: list[_RawTask], problems: list[Problem]
+) -> None:
+    """``requires``, ``after`` and ``exclusive_with`` must name configured tasks."""
+    where = {str(r.settings.get("name", r.settings.get("task_name"))): r for r in raw_tasks}
+    for spec in specs.values():
+        raw = where[spec.name]
+        for key in ("requires", "after", "exclusive_with"):
+            for index, other in enumerate(getattr(spec.settings, key)):
+                if other not in specs:
+                    hint = did_you_mean(other, specs)
+                    path = (*raw.path, key, index) if isinstance(raw.settings.get(key), list) else (*raw.path, key)
+                    problems.append(raw.document.problem(path, f"no task named {other!r}{hint}"))
+                elif other == spec.name:
+                    problems.append(raw.document.problem((*raw.path, key), "a task cannot name itself"))
+
+
+def _database_url(settings: Settings, base: Path, environ: Mapping[str, str]) -> str:
+    """``$SEXTON_DATABASE_URL`` wins; a relative SQLite path is beside the config file."""
+    url = environ.get("SEXTON_DATABASE_URL") or settings.database or DEFAULT_DATABASE
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith("sqlite:////") and url != "sqlite:///:memory:":
+        url = prefix + str(base / url[len(prefix) :])
+    return url

@@ -1,0 +1,156 @@
+"""The validated shape of a config: global settings and the keys every task shares."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from ..durations import parse_duration
+from ..schedule import Cron
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+NameList = Annotated[list[str], BeforeValidator(lambda v: [v] if isinstance(v, str) else v)]
+
+
+class Strict(BaseModel):
+    """Unknown keys are errors, so a misspelt key is never silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def check_timezone(name: str | None) -> str | None:
+    if name is None:
+        return None
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r} (expected e.g. Europe/London)") from None
+    return name
+
+
+class RetryPolicy(Strict):
+    max: int = Field(0, ge=0)
+    backoff: Duration = timedelta(seconds=30)
+    factor: float = Field(2.0, ge=1.0)
+    max_backoff: Duration = timedelta(hours=1)
+    defer: Duration | None = None
+
+    def delay(self, attempt: int) -> timedelta | None:
+        """How long to wait before attempt ``attempt + 1``, or None when retries are spent.
+
+        Quick retries back off exponentially; after ``max`` of them, ``defer`` (if set) keeps
+        retrying at a long interval, like a drain's RETRY epoch.
+        """
+        if attempt <= self.max:
+            delay = self.backoff * (self.factor ** (attempt - 1))
+            return min(delay, self.max_backoff)
+        return self.defer
+
+
+class AlertPolicy(Strict):
+    grace: Duration | None = None  # default: one period, at most a day (see monitor)
+    after_failures: int = Field(1, ge=1)
+
+
+Executor = Literal["local", "external", "manual", "heartbeat"]
+
+
+class TaskSettings(Strict):
+    """The keys every task has, whatever its type (DESIGN §4)."""
+
+    name: str
+    type: str
+    every: Duration | None = None
+    cron: str | None = None
+    timezone: str | None = None
+    at_start: bool = False
+    soft_timeout: Duration | None = None
+    hard_timeout: Duration | None = None
+    enabled: bool = True
+    requires: NameList = []
+    after: NameList = []
+    exclusive_with: NameList = []
+    on_conflict: Literal["wait", "skip"] = "wait"
+    concurrency: int = Field(1, ge=1)
+    retries: RetryPolicy = RetryPolicy()
+    catch_up: Literal["latest", "all", "none"] = "latest"
+    runs_on: NameList = []
+    executor: Executor | None = None
+    alert: AlertPolicy = AlertPolicy()
+    env_file: NameList = []
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not value.strip() or "/" in value or any(ord(c) < 32 for c in value):
+            raise ValueError("a task name must be non-empty, without '/' or control characters")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str | None) -> str | None:
+        return check_timezone(value)
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is not None and (why := Cron.check(value)):
+            raise ValueError(why)
+        return value
+
+    @field_validator("every")
+    @classmethod
+    def _every(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value.total_seconds() < 1:
+            raise ValueError("every must be at least one second")
+        return value
+
+    @model_validator(mode="after")
+    def _one_schedule(self) -> TaskSettings:
+        if self.every is not None and self.cron is not None:
+            raise ValueError("give either every or cron, not both")
+        return self
+
+
+class ApiSettings(Strict):
+    listen: str = "127.0.0.1:8080"
+    tokens: dict[str, str] = {}
+
+
+class HistorySettings(Strict):
+    keep: Duration = timedelta(days=93)
+
+
+class WorkerSettings(Strict):
+    lease: Duration = timedelta(seconds=30)  # a worker silent this long has died
+    poll: Duration = timedelta(seconds=0.2)  # how often an idle worker looks for work
+    concurrency: int = Field(2, ge=1)
+    tags: NameList = []
+    kill_grace: Duration = timedelta(seconds=5)  # SIGTERM, then SIGKILL after this
+
+
+class SchedulerSettings(Strict):
+    poll: Duration = timedelta(seconds=0.5)
+
+
+class Settings(Strict):
+    """The top level of ``sexton.yaml``; ``tasks`` and ``include`` are read separately."""
+
+    database: str | None = None
+    env_file: NameList = []
+    timezone: str = "UTC"
+    api: ApiSettings = ApiSettings()
+    stores: dict[str, dict[str, Any]] = {}
+    history: HistorySettings = HistorySettings()
+    worker: WorkerSettings = WorkerSettings()
+    scheduler: SchedulerSettings = SchedulerSettings()
+    tasks: list[Any] = []
+    include: NameList = []
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str | None:
+        return check_timezone(value)

@@ -1,0 +1,131 @@
+"""The engine's tables (SQLAlchemy Core). Changes go through an Alembic migration too."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+from .types import UTCDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("task", String(200), nullable=False),
+    # The time a scheduled run was due; NULL for runs not created by the schedule.
+    Column("slot", UTCDateTime),
+    Column("reason", String(16), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempt", Integer, nullable=False, server_default=text("1")),
+    Column("retry_of", Integer),
+    Column("executor", String(16), nullable=False, server_default=text("'local'")),
+    Column("concurrency", Integer, nullable=False, server_default=text("1")),
+    # Which of the task's `concurrency` places a running run holds (see the unique index).
+    Column("lane", Integer),
+    Column("queued_at", UTCDateTime, nullable=False),
+    Column("not_before", UTCDateTime, nullable=False),
+    Column("started_at", UTCDateTime),
+    Column("finished_at", UTCDateTime),
+    Column("lease_expires_at", UTCDateTime),
+    Column("worker", String(200)),
+    Column("items", BigInteger, nullable=False, server_default=text("0")),
+    Column("bytes", BigInteger, nullable=False, server_default=text("0")),
+    Column("error", Text),
+    Column("exit_code", Integer),
+    Column("note", Text),
+    Column("log_tail", Text),
+    Column("cancel_requested", Boolean, nullable=False, server_default=text("false")),
+    # Any number of schedulers may insert a slot's run; this keeps exactly one.
+    UniqueConstraint("task", "slot", name="uq_runs_task_slot"),
+)
+# At most `concurrency` running runs per task, enforced by the database across hosts:
+# a running run holds one lane, and no two running runs of a task hold the same lane.
+Index(
+    "uq_runs_running_lane",
+    runs.c.task,
+    runs.c.lane,
+    unique=True,
+    sqlite_where=runs.c.state == "running",
+    postgresql_where=runs.c.state == "running",
+)
+Index("ix_runs_claim", runs.c.state, runs.c.not_before)
+Index("ix_runs_task_id", runs.c.task, runs.c.id)
+
+run_events = Table(
+    "run_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("task", String(200), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("from_state", String(16)),
+    Column("to_state", String(16)),
+    Column("message", Text),
+)
+Index("ix_run_events_run_id", run_events.c.run_id)
+Index("ix_run_events_at", run_events.c.at)
+
+task_state = Table(
+    "task_state",
+    metadata,
+    Column("task", String(200), primary_key=True),
+    Column("first_seen_at", UTCDateTime, nullable=False),
+    # The newest slot the schedulers have handled; never moves backwards.
+    Column("last_slot", UTCDateTime),
+    Column("last_run_id", Integer),
+    Column("last_started_at", UTCDateTime),
+    Column("last_finished_at", UTCDateTime),
+    Column("last_success_at", UTCDateTime),
+    Column("last_duration", Float),
+    Column("last_outcome", String(16)),
+    Column("failures", Integer, nullable=False, server_default=text("0")),
+    # A failure that needs a person (checksum mismatch, drain ERROR): kept until `clear`.
+    Column("sticky_error", Text),
+    Column("status", String(16), nullable=False, server_default=text("'new'")),
+    Column("status_since", UTCDateTime),
+)
+
+status_changes = Table(
+    "status_changes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("task", String(200), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("from_status", String(16)),
+    Column("to_status", String(16), nullable=False),
+)
+Index("ix_status_changes_task", status_changes.c.task, status_changes.c.at)
+
+workers = Table(
+    "workers",
+    metadata,
+    Column("id", String(200), primary_key=True),
+    Column("host", String(200), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("tags", Text, nullable=False, server_default=text("''")),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("heartbeat_at", UTCDateTime, nullable=False),
+    Column("stopped_at", UTCDateTime),
+)

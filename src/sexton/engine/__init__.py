@@ -1,0 +1,1 @@
+"""When and where runs happen: scheduler, workers, monitor. Knows nothing of files."""

@@ -1,0 +1,207 @@
+"""Claiming queued runs, holding them by lease, and finding runs whose worker died.
+
+The database decides who runs what: claims lock candidate rows with ``FOR UPDATE SKIP LOCKED``
+on PostgreSQL (SQLite serialises writers with ``BEGIN IMMEDIATE``), and a running run holds
+one of its task's lanes, which a partial unique index keeps to one run per lane.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, and_, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ..db.tables import runs, task_state
+from .record import Run, transition
+from .states import ABANDONED, QUEUED, RUNNING, SKIPPED
+
+CANDIDATES_PER_CLAIM = 8  # look past a few blocked runs (waiting on a partner) in one query
+
+
+@dataclass(frozen=True)
+class ClaimRules:
+    """What a claim must respect for one task: its prerequisites and its partners."""
+
+    requires: tuple[str, ...] = ()
+    exclusive_with: tuple[str, ...] = ()
+    skip_on_conflict: bool = False
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a run cannot start now, and whether that skips it for good."""
+
+    reason: str
+    skip: bool
+
+
+def _busy_tasks_filter() -> object:
+    busy = runs.alias("busy")
+    running_now = (
+        select(func.count())
+        .select_from(busy)
+        .where(busy.c.task == runs.c.task, busy.c.state == RUNNING)
+        .scalar_subquery()
+    )
+    return running_now < runs.c.concurrency
+
+
+def claim_next(
+    connection: Connection,
+    *,
+    tasks: Collection[str],
+    executor: str,
+    worker: str,
+    now: datetime,
+    lease: timedelta,
+    rules: Mapping[str, ClaimRules],
+) -> Run | None:
+    """Claim the oldest due queued run of ``tasks`` this worker may start, or None."""
+    if not tasks:
+        return None
+    candidates = connection.execute(
+        select(runs.c.id, runs.c.task)
+        .where(
+            runs.c.state == QUEUED,
+            runs.c.executor == executor,
+            runs.c.not_before <= now,
+            runs.c.task.in_(list(tasks)),
+            _busy_tasks_filter(),
+        )
+        .order_by(runs.c.not_before, runs.c.id)
+        .limit(CANDIDATES_PER_CLAIM)
+        # Two workers never lock the same candidate, and neither waits for the other.
+        .with_for_update(skip_locked=True, of=runs)
+    ).all()
+    for run_id, task in candidates:
+        run = start(connection, run_id, task, worker, now, lease, rules.get(task, ClaimRules()))
+        if run is not None:
+            return run
+    return None
+
+
+def start(
+    connection: Connection,
+    run_id: int,
+    task: str,
+    worker: str,
+    now: datetime,
+    lease: timedelta,
+    rules: ClaimRules,
+) -> Run | None:
+    """Move one queued run to running if its rules allow it now; None when they do not."""
+    refusal = check_rules(connection, task, rules)
+    if refusal is not None:
+        if refusal.skip:
+            transition(connection, run_id, SKIPPED, now, refusal.reason, error=refusal.reason)
+        return None
+    concurrency = connection.execute(
+        select(runs.c.concurrency).where(runs.c.id == run_id)
+    ).scalar_one()
+    lane = free_lane(connection, task, concurrency)
+    if lane is None:
+        return None
+    try:
+        # The savepoint lets a lost race on the lane index end this attempt only.
+        with connection.begin_nested():
+            return transition(
+                connection,
+                run_id,
+                RUNNING,
+                now,
+                f"started by {worker}",
+                only_if=runs.c.state == QUEUED,
+                lane=lane,
+                worker=worker,
+                started_at=now,
+                lease_expires_at=now + lease,
+            )
+    except IntegrityError:
+        return None
+
+
+def check_rules(connection: Connection, task: str, rules: ClaimRules) -> Refusal | None:
+    """``requires`` (each named task succeeded once) and ``exclusive_with`` (none running)."""
+    if rules.requires:
+        done = set(
+            connection.execute(
+                select(task_state.c.task).where(
+                    task_state.c.task.in_(rules.requires), task_state.c.last_success_at.is_not(None)
+                )
+            ).scalars()
+        )
+        missing = [name for name in rules.requires if name not in done]
+        if missing:
+            names = ", ".join(missing)
+            return Refusal(f"requires {names}, which has not succeeded yet", skip=True)
+    if rules.exclusive_with:
+        # Lock the summary rows of the task and its partners, always in name order, so two
+        # claims of partner tasks serialise here and cannot both see "nobody is running".
+        involved = sorted({task, *rules.exclusive_with})
+        connection.execute(
+            select(task_state.c.task)
+            .where(task_state.c.task.in_(involved))
+            .order_by(task_state.c.task)
+            .with_for_update()
+        ).all()
+        busy = connection.execute(
+            select(runs.c.task)
+            .where(runs.c.task.in_(rules.exclusive_with), runs.c.state == RUNNING)
+            .limit(1)
+        ).scalar_one_or_none()
+        if busy is not None:
+            return Refusal(f"{busy} is running and never overlaps this task", rules.skip_on_conflict)
+    return None
+
+
+def free_lane(connection: Connection, task: str, concurrency: int) -> int | None:
+    taken = set(
+        connection.execute(
+            select(runs.c.lane).where(runs.c.task == task, runs.c.state == RUNNING)
+        ).scalars()
+    )
+    return next((lane for lane in range(concurrency) if lane not in taken), None)
+
+
+def renew_leases(
+    connection: Connection, worker: str, run_ids: Iterable[int], until: datetime
+) -> dict[int, bool]:
+    """Extend the leases this worker holds; returns each still-held run's cancel flag.
+
+    A run missing from the result was taken from this worker (its lease had expired and it
+    was abandoned): the worker must stop it.
+    """
+    ids = list(run_ids)
+    if not ids:
+        return {}
+    rows = connection.execute(
+        update(runs)
+        .where(runs.c.id.in_(ids), runs.c.worker == worker, runs.c.state == RUNNING)
+        .values(lease_expires_at=until)
+        .returning(runs.c.id, runs.c.cancel_requested)
+    ).all()
+    return {int(row.id): bool(row.cancel_requested) for row in rows}
+
+
+def expired_runs(connection: Connection, now: datetime) -> list[Run]:
+    rows = connection.execute(
+        select(runs)
+        .where(runs.c.state == RUNNING, runs.c.lease_expires_at < now)
+        .with_for_update(skip_locked=True)
+    ).all()
+    return [Run.from_row(row) for row in rows]
+
+
+def abandon(connection: Connection, run: Run, now: datetime) -> Run | None:
+    """Mark a run whose lease ran out as abandoned, if nobody renewed it meanwhile."""
+    return transition(
+        connection,
+        run.id,
+        ABANDONED,
+        now,
+        f"lease of {run.worker} expired",
+        only_if=and_(runs.c.lease_expires_at < now),
+    )

@@ -1,0 +1,258 @@
+"""The run record: creating runs and moving them between states, in one place.
+
+Every state change is one conditional ``UPDATE`` (it only happens if the run is still in a
+state it may leave) plus one event row, and, when a run finishes, the task's summary row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ..db.tables import run_events, runs, status_changes, task_state
+from .states import FINISHED, QUEUED, RUNNING, SUCCEEDED, UNSUCCESSFUL, sources_of
+
+
+@dataclass(frozen=True)
+class Run:
+    id: int
+    task: str
+    slot: datetime | None
+    reason: str
+    state: str
+    attempt: int
+    retry_of: int | None
+    executor: str
+    concurrency: int
+    lane: int | None
+    queued_at: datetime
+    not_before: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    lease_expires_at: datetime | None
+    worker: str | None
+    items: int
+    bytes: int
+    error: str | None
+    exit_code: int | None
+    note: str | None
+    log_tail: str | None
+    cancel_requested: bool
+
+    @classmethod
+    def from_row(cls, row: Any) -> Run:
+        mapping = row._mapping
+        return cls(**{f.name: mapping[f.name] for f in fields(cls)})
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable shape of `sexton runs --json` and the API (DESIGN §4)."""
+        return {
+            "id": self.id,
+            "task": self.task,
+            "slot": iso(self.slot),
+            "reason": self.reason,
+            "state": self.state,
+            "attempt": self.attempt,
+            "queued_at": iso(self.queued_at),
+            "started_at": iso(self.started_at),
+            "finished_at": iso(self.finished_at),
+            "worker": self.worker,
+            "items": self.items,
+            "bytes": self.bytes,
+            "error": self.error,
+            "not_before": iso(self.not_before),
+            "exit_code": self.exit_code,
+            "note": self.note,
+        }
+
+
+def iso(moment: datetime | None) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
+class InvalidTransition(RuntimeError):
+    pass
+
+
+def insert_ignoring_conflict(connection: Connection, table: Any, values: dict[str, Any]) -> bool:
+    """``INSERT ... ON CONFLICT DO NOTHING``; True when the row was inserted.
+
+    This is what makes any number of schedulers safe: the second insert of a slot's run
+    finds the unique ``(task, slot)`` row and does nothing.
+    """
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table).values(**values).on_conflict_do_nothing()
+    return bool(connection.execute(statement).rowcount)
+
+
+def create_run(
+    connection: Connection,
+    *,
+    task: str,
+    reason: str,
+    now: datetime,
+    executor: str,
+    concurrency: int = 1,
+    state: str = QUEUED,
+    slot: datetime | None = None,
+    not_before: datetime | None = None,
+    attempt: int = 1,
+    retry_of: int | None = None,
+    ignore_existing_slot: bool = False,
+    **extra: Any,
+) -> int | None:
+    """Insert a run and its first event; the new id, or None if the slot already had a run."""
+    values = {
+        "task": task,
+        "slot": slot,
+        "reason": reason,
+        "state": state,
+        "attempt": attempt,
+        "retry_of": retry_of,
+        "executor": executor,
+        "concurrency": concurrency,
+        "queued_at": now,
+        "not_before": not_before or now,
+        **extra,
+    }
+    if ignore_existing_slot:
+        if not insert_ignoring_conflict(connection, runs, values):
+            return None
+        run_id = connection.execute(
+            select(runs.c.id).where(runs.c.task == task, runs.c.slot == slot)
+        ).scalar_one()
+    else:
+        run_id = connection.execute(insert(runs).values(**values).returning(runs.c.id)).scalar_one()
+    message = f"{reason} run queued" if state == QUEUED else f"{reason} run {state}"
+    connection.execute(
+        insert(run_events).values(
+            run_id=run_id, task=task, at=now, from_state=None, to_state=state, message=message
+        )
+    )
+    return int(run_id)
+
+
+def transition(
+    connection: Connection,
+    run_id: int,
+    target: str,
+    now: datetime,
+    message: str | None = None,
+    *,
+    only_if: Any = None,
+    **values: Any,
+) -> Run | None:
+    """Move run ``run_id`` to ``target``; the updated run, or None if it was no longer in a
+    state that may move there (someone else moved it first — the race this closes).
+
+    ``only_if`` adds a condition (e.g. "lease expired") to the same atomic update.
+    """
+    sources = sources_of(target)
+    if not sources:
+        raise InvalidTransition(f"no state may move to {target!r}")
+    condition = (runs.c.id == run_id) & runs.c.state.in_(sources)
+    if only_if is not None:
+        condition = condition & only_if
+    before = connection.execute(select(runs.c.state).where(condition)).scalar_one_or_none()
+    if before is None:
+        return None
+    if target in FINISHED:
+        values.setdefault("finished_at", now)
+    if target != RUNNING:
+        values.setdefault("lane", None)
+        values.setdefault("lease_expires_at", None)
+    result = connection.execute(
+        update(runs)
+        .where(condition & (runs.c.state == before))
+        .values(state=target, **values)
+        .returning(*runs.c)
+    ).one_or_none()
+    if result is None:
+        return None
+    run = Run.from_row(result)
+    connection.execute(
+        insert(run_events).values(
+            run_id=run_id, task=run.task, at=now, from_state=before, to_state=target, message=message
+        )
+    )
+    if target in FINISHED or target == RUNNING:
+        _summarise(connection, run, now)
+    return run
+
+
+def _summarise(connection: Connection, run: Run, now: datetime) -> None:
+    """Keep the task's summary row (what `sexton status` reads) in step with its runs."""
+    changes: dict[str, Any] = {"last_run_id": run.id}
+    if run.state == RUNNING:
+        changes["last_started_at"] = run.started_at
+    else:
+        changes["last_finished_at"] = run.finished_at
+        changes["last_outcome"] = run.state
+        if run.started_at and run.finished_at:
+            changes["last_duration"] = (run.finished_at - run.started_at).total_seconds()
+        if run.state == SUCCEEDED:
+            changes["last_success_at"] = run.finished_at
+            changes["failures"] = 0
+        elif run.state in UNSUCCESSFUL:
+            changes["failures"] = task_state.c.failures + 1
+    connection.execute(update(task_state).where(task_state.c.task == run.task).values(**changes))
+
+
+def ensure_task_rows(engine: Engine, names: Iterable[str], now: datetime) -> None:
+    """A summary row per configured task, created the first time the task is seen."""
+    with engine.begin() as connection:
+        for name in names:
+            insert_ignoring_conflict(
+                connection, task_state, {"task": name, "first_seen_at": now, "status": "new"}
+            )
+
+
+def get_run(connection: Connection, run_id: int) -> Run | None:
+    row = connection.execute(select(runs).where(runs.c.id == run_id)).one_or_none()
+    return Run.from_row(row) if row else None
+
+
+def list_runs(
+    connection: Connection,
+    task: str | None = None,
+    state: str | None = None,
+    limit: int = 50,
+) -> list[Run]:
+    """Newest first."""
+    query = select(runs).order_by(runs.c.id.desc()).limit(limit)
+    if task is not None:
+        query = query.where(runs.c.task == task)
+    if state is not None:
+        query = query.where(runs.c.state == state)
+    return [Run.from_row(row) for row in connection.execute(query)]
+
+
+def run_events_of(connection: Connection, run_id: int) -> Sequence[Any]:
+    return connection.execute(
+        select(run_events).where(run_events.c.run_id == run_id).order_by(run_events.c.id)
+    ).all()
+
+
+def prune_history(engine: Engine, before: datetime) -> int:
+    """Forget finished runs (and their events) and status flips older than ``before``."""
+    with engine.begin() as connection:
+        old = select(runs.c.id).where(runs.c.state.in_(FINISHED), runs.c.finished_at < before)
+        connection.execute(delete(run_events).where(run_events.c.run_id.in_(old)))
+        removed = connection.execute(
+            delete(runs).where(runs.c.state.in_(FINISHED), runs.c.finished_at < before)
+        ).rowcount
+        connection.execute(delete(status_changes).where(status_changes.c.at < before))
+    return int(removed)
+
+
+def count_running(connection: Connection, task: str) -> int:
+    return int(
+        connection.execute(
+            select(func.count()).select_from(runs).where(runs.c.task == task, runs.c.state == RUNNING)
+        ).scalar_one()
+    )

@@ -1,0 +1,289 @@
+"""Operations on runs that follow the configured policies: queueing, claiming, finishing
+(retries, ``after`` followers, sticky errors), cancelling, and reports from elsewhere."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, select, update
+
+from ..config import Config, TaskSpec
+from ..db.tables import runs, task_state
+from .claims import ClaimRules, abandon, check_rules, claim_next, expired_runs, start
+from .record import Run, create_run, get_run, transition
+from .states import (
+    ABANDONED,
+    CANCELLED,
+    FAILED,
+    QUEUED,
+    RUNNING,
+    SUCCEEDED,
+    UNSUCCESSFUL,
+)
+
+
+class RunRefused(Exception):
+    """A run cannot be started or recorded now; the message says why, for the user."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a run ended, as the worker saw it."""
+
+    state: str
+    error: str | None = None
+    exit_code: int | None = None
+    items: int = 0
+    bytes: int = 0
+    log_tail: str | None = None
+    sticky: bool = False  # the failure needs a person: kept until `sexton clear`
+
+
+class RunBook:
+    def __init__(self, config: Config, engine: Engine) -> None:
+        self.config = config
+        self.engine = engine
+        self.rules = {name: _claim_rules(spec, config) for name, spec in config.tasks.items()}
+        self.followers: dict[str, list[str]] = {}
+        for spec in config.tasks.values():
+            for leader in spec.settings.after:
+                self.followers.setdefault(leader, []).append(spec.name)
+
+    # -- creating runs -------------------------------------------------------------------
+
+    def queue(self, task: str, reason: str, now: datetime) -> Run:
+        """Queue a run now (`sexton trigger`, the API, `after`, `at_start`)."""
+        spec = self.config.task(task)
+        with self.engine.begin() as connection:
+            run_id = create_run(
+                connection,
+                task=task,
+                reason=reason,
+                now=now,
+                executor=spec.executor,
+                concurrency=spec.settings.concurrency,
+            )
+            assert run_id is not None
+            run = get_run(connection, run_id)
+        assert run is not None
+        return run
+
+    def start_now(self, task: str, worker: str, now: datetime, lease: timedelta) -> Run:
+        """Create and claim a run in one transaction (`sexton run`): either it is running,
+        or nothing was recorded and ``RunRefused`` says why."""
+        spec = self.config.task(task)
+        rules = self.rules[task]
+        with self.engine.begin() as connection:
+            refusal = check_rules(connection, task, rules)
+            if refusal is not None:
+                raise RunRefused(f"{task}: {refusal.reason}")
+            run_id = create_run(
+                connection,
+                task=task,
+                reason="manual",
+                now=now,
+                executor="local",
+                concurrency=spec.settings.concurrency,
+            )
+            assert run_id is not None
+            run = start(connection, run_id, task, worker, now, lease, rules)
+            if run is None:
+                busy = connection.execute(
+                    select(runs.c.id, runs.c.worker).where(
+                        runs.c.task == task, runs.c.state == RUNNING
+                    )
+                ).first()
+                connection.rollback()
+                holder = f" (run {busy.id} on {busy.worker})" if busy else ""
+                raise RunRefused(f"{task} is already running{holder}")
+        return run
+
+    def record_done(self, task: str, note: str | None, now: datetime) -> Run:
+        """A person did a manual duty: a succeeded run with their note."""
+        spec = self.config.task(task)
+        with self.engine.begin() as connection:
+            run_id = create_run(
+                connection,
+                task=task,
+                reason="manual",
+                now=now,
+                executor=spec.executor,
+                state=RUNNING,
+                started_at=now,
+                worker="person",
+            )
+            assert run_id is not None
+            run = transition(connection, run_id, SUCCEEDED, now, "done", note=note)
+        assert run is not None
+        return run
+
+    def ping(
+        self, task: str, signal: str, now: datetime, exit_code: int | None, reason: str = "manual"
+    ) -> Run:
+        """A job run elsewhere reports ``start``, ``success`` or ``fail``."""
+        spec = self.config.task(task)
+        with self.engine.begin() as connection:
+            open_run = connection.execute(
+                select(runs.c.id)
+                .where(runs.c.task == task, runs.c.state == RUNNING, runs.c.executor == "heartbeat")
+                .order_by(runs.c.id.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+            if signal == "start":
+                if open_run is not None:
+                    transition(
+                        connection, open_run, FAILED, now, "started again before reporting",
+                        error="started again before it reported success or failure",
+                    )
+                run_id = create_run(
+                    connection, task=task, reason=reason, now=now, executor=spec.executor,
+                    state=RUNNING, started_at=now, worker="remote",
+                )
+                run = get_run(connection, run_id) if run_id else None
+            else:
+                if open_run is None:
+                    open_run = create_run(
+                        connection, task=task, reason=reason, now=now, executor=spec.executor,
+                        state=RUNNING, started_at=now, worker="remote",
+                    )
+                    assert open_run is not None
+                failed = signal == "fail" or (exit_code not in (None, 0))
+                error = None
+                if failed:
+                    error = f"exit code {exit_code}" if exit_code not in (None, 0) else "reported failure"
+                run = transition(
+                    connection, open_run, FAILED if failed else SUCCEEDED, now, f"ping {signal}",
+                    error=error, exit_code=exit_code,
+                )
+        assert run is not None
+        return run
+
+    # -- claiming and finishing ----------------------------------------------------------
+
+    def claim(
+        self, tasks: Collection[str], worker: str, now: datetime, lease: timedelta,
+        executor: str = "local",
+    ) -> Run | None:
+        with self.engine.begin() as connection:
+            return claim_next(
+                connection, tasks=tasks, executor=executor, worker=worker, now=now,
+                lease=lease, rules=self.rules,
+            )
+
+    def finish(self, run: Run, outcome: Outcome, now: datetime) -> Run | None:
+        """Record how a run ended and what follows from it, in one transaction."""
+        spec = self.config.tasks.get(run.task)
+        with self.engine.begin() as connection:
+            finished = transition(
+                connection, run.id, outcome.state, now, outcome.error,
+                only_if=runs.c.worker == run.worker,
+                error=outcome.error, exit_code=outcome.exit_code, items=outcome.items,
+                bytes=outcome.bytes, log_tail=outcome.log_tail,
+            )
+            if finished is None or spec is None:
+                return finished
+            if outcome.sticky:
+                connection.execute(
+                    update(task_state)
+                    .where(task_state.c.task == run.task)
+                    .values(sticky_error=outcome.error)
+                )
+            if finished.state == SUCCEEDED:
+                for follower in self.followers.get(run.task, []):
+                    if self.config.tasks[follower].settings.enabled:
+                        follower_spec = self.config.tasks[follower]
+                        create_run(
+                            connection, task=follower, reason="after", now=now,
+                            executor=follower_spec.executor,
+                            concurrency=follower_spec.settings.concurrency,
+                        )
+            elif finished.state in UNSUCCESSFUL and not outcome.sticky:
+                self._queue_retry(connection, spec, finished, now)
+        return finished
+
+    def _queue_retry(self, connection: object, spec: TaskSpec, run: Run, now: datetime) -> None:
+        delay = spec.settings.retries.delay(run.attempt)
+        if delay is None:
+            return
+        create_run(
+            connection,  # type: ignore[arg-type]
+            task=run.task, reason="retry", now=now, executor=run.executor,
+            concurrency=run.concurrency, not_before=now + delay,
+            attempt=run.attempt + 1, retry_of=run.id,
+        )
+
+    def hand_back(self, run: Run, now: datetime, why: str) -> Run | None:
+        """Return an unfinished run to the queue (its worker is shutting down)."""
+        with self.engine.begin() as connection:
+            return transition(
+                connection, run.id, QUEUED, now, why,
+                only_if=runs.c.worker == run.worker, worker=None, started_at=None,
+                not_before=now,
+            )
+
+    def reap(self, now: datetime) -> list[Run]:
+        """Abandon runs whose lease expired and retry them (a dead worker is not the task's
+        fault: at least one retry, more if ``retries.max`` allows)."""
+        handled = []
+        with self.engine.begin() as connection:
+            for run in expired_runs(connection, now):
+                lost = abandon(connection, run, now)
+                if lost is None:
+                    continue
+                spec = self.config.tasks.get(run.task)
+                allowed = max(spec.settings.retries.max, 1) if spec else 0
+                if run.cancel_requested or run.attempt > allowed:
+                    why = "cancelled; its worker was lost" if run.cancel_requested else "worker lost"
+                    result = transition(connection, run.id, FAILED, now, why, error=why)
+                else:
+                    result = transition(
+                        connection, run.id, QUEUED, now, "retrying after its worker was lost",
+                        attempt=run.attempt + 1, worker=None, started_at=None, not_before=now,
+                    )
+                if result is not None:
+                    handled.append(result)
+        return handled
+
+    # -- people's requests ---------------------------------------------------------------
+
+    def cancel(self, run_id: int, now: datetime) -> Run:
+        """Cancel a queued run at once; ask a running one to stop (its worker ends it)."""
+        with self.engine.begin() as connection:
+            run = get_run(connection, run_id)
+            if run is None:
+                raise RunRefused(f"no run with id {run_id}")
+            if run.state == QUEUED:
+                cancelled = transition(connection, run_id, CANCELLED, now, "cancelled")
+                if cancelled is not None:
+                    return cancelled
+            if run.state in (RUNNING, ABANDONED):
+                connection.execute(
+                    update(runs).where(runs.c.id == run_id).values(cancel_requested=True)
+                )
+                refreshed = get_run(connection, run_id)
+                assert refreshed is not None
+                return refreshed
+            raise RunRefused(f"run {run_id} is already {run.state}")
+
+    def clear(self, task: str) -> None:
+        """Forget a sticky error and the failure count, after a person has looked."""
+        self.config.task(task)
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(task_state)
+                .where(task_state.c.task == task)
+                .values(sticky_error=None, failures=0)
+            )
+
+
+
+def _claim_rules(spec: TaskSpec, config: Config) -> ClaimRules:
+    partners = set(spec.settings.exclusive_with)
+    partners |= {o.name for o in config.tasks.values() if spec.name in o.settings.exclusive_with}
+    return ClaimRules(
+        requires=tuple(spec.settings.requires),
+        exclusive_with=tuple(sorted(partners)),
+        skip_on_conflict=spec.settings.on_conflict == "skip",
+    )

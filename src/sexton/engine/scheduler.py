@@ -1,0 +1,147 @@
+"""Creating due runs. Any number of schedulers may run at once: they compute the same slots
+and the database keeps one run per ``(task, slot)``."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, or_, select, update
+
+from ..clock import Clock
+from ..config import Config, TaskSpec
+from ..db.tables import runs, task_state
+from .monitor import Monitor
+from .record import create_run, ensure_task_rows, prune_history
+from .runbook import RunBook
+from .states import QUEUED, RUNNING, SKIPPED
+from .record import transition
+
+log = logging.getLogger(__name__)
+
+SCHEDULED_EXECUTORS = ("local", "external")  # manual and heartbeat duties get no queued runs
+# With catch_up "none", a slot is still "now" (not missed) if the scheduler sees it this soon.
+MISSED_AFTER = timedelta(minutes=1)
+CATCH_UP_ALL_LIMIT = 1000  # slots created per task per tick, so a long outage cannot stall a tick
+PRUNE_EVERY = timedelta(hours=1)
+
+
+class Scheduler:
+    def __init__(self, config: Config, book: RunBook, clock: Clock) -> None:
+        self.config = config
+        self.book = book
+        self.engine = book.engine
+        self.clock = clock
+        self.monitor = Monitor(config, book.engine)
+        self._last_prune: datetime | None = None
+
+    def start(self) -> None:
+        """At service start: know every task, and queue the ``at_start`` runs (initial sync)."""
+        now = self.clock.now()
+        ensure_task_rows(self.engine, self.config.tasks, now)
+        for spec in self.config.tasks.values():
+            if spec.settings.at_start and spec.settings.enabled and self._schedulable(spec):
+                with self.engine.begin() as connection:
+                    pending = connection.execute(
+                        select(runs.c.id).where(
+                            runs.c.task == spec.name, runs.c.state.in_((QUEUED, RUNNING))
+                        ).limit(1)
+                    ).first()
+                if pending is None:
+                    self.book.queue(spec.name, "start", now)
+
+    def tick(self, now: datetime | None = None) -> None:
+        """One pass: queue due runs, retry runs of dead workers, note status flips, prune."""
+        now = now or self.clock.now()
+        for spec in self.config.tasks.values():
+            if spec.settings.enabled and self._schedulable(spec):
+                self._queue_due(spec, now)
+        self.book.reap(now)
+        self.monitor.record_flips(now)
+        if self._last_prune is None or now - self._last_prune >= PRUNE_EVERY:
+            prune_history(self.engine, now - self.config.settings.history.keep)
+            self._last_prune = now
+
+    def serve(self, stop: threading.Event) -> None:
+        self.start()
+        poll = self.config.settings.scheduler.poll.total_seconds()
+        while not stop.is_set():
+            try:
+                self.tick()
+            except Exception:  # a database hiccup must not kill the scheduler; say it and go on
+                log.exception("scheduler tick failed")
+            stop.wait(poll)
+
+    @staticmethod
+    def _schedulable(spec: TaskSpec) -> bool:
+        return spec.schedule is not None and spec.executor in SCHEDULED_EXECUTORS
+
+    def _queue_due(self, spec: TaskSpec, now: datetime) -> None:
+        schedule = spec.schedule
+        assert schedule is not None
+        with self.engine.begin() as connection:
+            last = connection.execute(
+                select(task_state.c.last_slot).where(task_state.c.task == spec.name)
+            ).scalar_one_or_none()
+            newest = schedule.latest_at_or_before(now)
+            if last is None:
+                # First sight of this task: its first run is at its next slot, not backfilled.
+                self._advance(connection, spec.name, newest)
+                return
+            if newest <= last:
+                return
+            catch_up = spec.settings.catch_up
+            if catch_up == "all":
+                slots = []
+                slot = schedule.next_after(last)
+                while slot <= now and len(slots) < CATCH_UP_ALL_LIMIT:
+                    slots.append(slot)
+                    slot = schedule.next_after(slot)
+            elif catch_up == "none" and now - newest > MISSED_AFTER:
+                slots = []
+            else:
+                slots = [newest]
+            for slot in slots:
+                self._queue_slot(connection, spec, slot, now, supersede=catch_up != "all")
+            self._advance(connection, spec.name, slots[-1] if slots else newest)
+
+    def _queue_slot(
+        self, connection: Connection, spec: TaskSpec, slot: datetime, now: datetime, supersede: bool
+    ) -> None:
+        run_id = create_run(
+            connection,
+            task=spec.name,
+            reason="schedule",
+            now=now,
+            executor=spec.executor,
+            concurrency=spec.settings.concurrency,
+            slot=slot,
+            not_before=slot,
+            ignore_existing_slot=True,
+        )
+        if run_id is None or not supersede:
+            return
+        # One run stands for all missed slots: older scheduled runs still waiting are dropped.
+        waiting = connection.execute(
+            select(runs.c.id).where(
+                runs.c.task == spec.name,
+                runs.c.state == QUEUED,
+                runs.c.reason == "schedule",
+                runs.c.slot < slot,
+            )
+        ).scalars()
+        for old in list(waiting):
+            transition(connection, old, SKIPPED, now, f"superseded by run {run_id}")
+
+    @staticmethod
+    def _advance(connection: Connection, task: str, slot: datetime) -> None:
+        """Move the task's handled-slot mark forward, never back (another scheduler may be ahead)."""
+        connection.execute(
+            update(task_state)
+            .where(
+                task_state.c.task == task,
+                or_(task_state.c.last_slot.is_(None), task_state.c.last_slot < slot),
+            )
+            .values(last_slot=slot)
+        )

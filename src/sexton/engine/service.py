@@ -1,0 +1,77 @@
+"""Running the parts: scheduler and workers in one process (`sexton serve`) or apart."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from types import FrameType
+
+from sqlalchemy import Engine
+
+from ..clock import Clock, SystemClock
+from ..config import Config
+from ..db import connect, ensure_schema
+from .runbook import RunBook
+from .scheduler import Scheduler
+from .worker import Worker
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Instance:
+    """One configured Sexton: its config, database and run book, opened once."""
+
+    config: Config
+    engine: Engine
+    book: RunBook
+    clock: Clock
+
+    @classmethod
+    def open(cls, config: Config, clock: Clock | None = None) -> Instance:
+        engine = connect(config.database_url)
+        ensure_schema(engine)
+        return cls(config, engine, RunBook(config, engine), clock or SystemClock())
+
+
+def stop_on_signals(stop: threading.Event) -> None:
+    """SIGTERM and SIGINT end the service cleanly: running tasks are asked to stop first."""
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        log.warning("received %s: stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+def serve(
+    instance: Instance,
+    stop: threading.Event,
+    *,
+    scheduler: bool = True,
+    worker: bool = True,
+    tags: Collection[str] = (),
+    concurrency: int | None = None,
+    on_ready: Callable[[], None] | None = None,
+) -> None:
+    """Run the chosen parts until ``stop`` is set; returns once every run is settled."""
+    threads = []
+    if scheduler:
+        part = Scheduler(instance.config, instance.book, instance.clock)
+        threads.append(threading.Thread(target=part.serve, args=(stop,), name="scheduler"))
+    if worker:
+        runner = Worker(
+            instance.config, instance.book, instance.clock, tags=tags, concurrency=concurrency
+        )
+        threads.append(threading.Thread(target=runner.serve, args=(stop,), name="worker"))
+    for thread in threads:
+        thread.start()
+    if on_ready is not None:
+        on_ready()
+    for thread in threads:
+        while thread.is_alive():
+            thread.join(0.5)

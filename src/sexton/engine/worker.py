@@ -1,0 +1,252 @@
+"""Workers claim runs of the tasks they can do, run them, and hold them by lease."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Collection
+from datetime import datetime
+
+from sqlalchemy import insert, update
+
+from ..clock import Clock
+from ..config import Config, TaskSpec
+from ..db.tables import run_events, runs, workers
+from ..tasks.base import NeedsAttention, TaskFailed, TaskInterrupted, TaskTimedOut
+from ..tasks.registry import task_class
+from .claims import renew_leases
+from .context import EngineRunContext
+from .record import Run
+from .runbook import Outcome, RunBook
+from .states import CANCELLED, FAILED, SUCCEEDED, TIMED_OUT
+
+log = logging.getLogger(__name__)
+
+# A task thread still alive this long after its hard timeout (and kill grace) is given up on.
+STUCK_AFTER_SECONDS = 10.0
+# On shutdown, running tasks get the kill grace plus this long to stop before being handed back.
+SHUTDOWN_SLACK = 2.0
+
+
+def can_run_here(spec: TaskSpec, tags: Collection[str]) -> bool:
+    """Local tasks whose ``runs_on`` tags this worker has, every one of them."""
+    return spec.executor == "local" and set(spec.settings.runs_on) <= set(tags)
+
+
+class Worker:
+    def __init__(
+        self,
+        config: Config,
+        book: RunBook,
+        clock: Clock,
+        *,
+        tags: Collection[str] = (),
+        concurrency: int | None = None,
+        stopping: threading.Event | None = None,
+        name: str | None = None,
+    ) -> None:
+        self.config = config
+        self.book = book
+        self.clock = clock
+        self.settings = config.settings.worker
+        self.tags = sorted(set(tags) | set(self.settings.tags))
+        self.concurrency = concurrency or self.settings.concurrency
+        self.stopping = stopping or threading.Event()
+        self.id = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.tasks = [s.name for s in config.tasks.values() if can_run_here(s, self.tags)]
+        self._held: dict[int, tuple[Run, EngineRunContext]] = {}
+        self._held_lock = threading.Lock()
+
+    # -- one run -------------------------------------------------------------------------
+
+    def run_once(self) -> Run | None:
+        """Claim one due run and run it to the end; None when nothing was due."""
+        run = self.book.claim(self.tasks, self.id, self.clock.now(), self.settings.lease)
+        return self.execute(run) if run is not None else None
+
+    def execute(
+        self, run: Run, on_progress: Callable[[int, int, int | None], None] | None = None
+    ) -> Run | None:
+        """Run a claimed run and record how it ended; None if the run was taken from us."""
+        spec = self.config.tasks[run.task]
+        ctx = EngineRunContext(
+            run,
+            spec,
+            self.clock,
+            self.stopping,
+            self.settings.kill_grace,
+            on_progress=on_progress,
+            on_event=lambda text: self._record_event(run, text),
+        )
+        with self._held_lock:
+            self._held[run.id] = (run, ctx)
+        try:
+            outcome = self._perform(spec, ctx)
+        finally:
+            with self._held_lock:
+                self._held.pop(run.id, None)
+        now = self.clock.now()
+        if outcome is None:
+            if ctx.lost.is_set():
+                return None
+            return self.book.hand_back(run, now, "handed back: its worker is shutting down")
+        return self.book.finish(run, outcome, now)
+
+    def _perform(self, spec: TaskSpec, ctx: EngineRunContext) -> Outcome | None:
+        """Run the task in its own thread so a hard timeout can be enforced around it."""
+        box: dict[str, Outcome | None] = {}
+        thread = threading.Thread(
+            target=lambda: box.update(outcome=self._call(spec, ctx)),
+            name=f"run-{ctx.run_id}",
+            daemon=True,
+        )
+        thread.start()
+        limit = None
+        if spec.settings.hard_timeout is not None:
+            limit = spec.settings.hard_timeout.total_seconds() + ctx.kill_grace + STUCK_AFTER_SECONDS
+        thread.join(limit)
+        if thread.is_alive():
+            ctx.cancelled.set()
+            return self._outcome(ctx, TIMED_OUT, "did not stop after its hard timeout")
+        return box.get("outcome")
+
+    def _call(self, spec: TaskSpec, ctx: EngineRunContext) -> Outcome | None:
+        task_type = task_class(spec.type)
+        try:
+            if task_type is None:
+                raise TaskFailed(f"task type {spec.type!r} is not installed on this worker")
+            task_type().run(ctx)
+        except TaskTimedOut as exc:
+            return self._outcome(ctx, TIMED_OUT, str(exc))
+        except TaskInterrupted as exc:
+            return self._interrupted(ctx, str(exc))
+        except NeedsAttention as exc:
+            return self._outcome(ctx, FAILED, str(exc), sticky=True)
+        except TaskFailed as exc:
+            return self._outcome(ctx, FAILED, str(exc))
+        except Exception as exc:  # a bug in a task must fail its run, not the worker
+            ctx.output(traceback.format_exc())
+            return self._outcome(ctx, FAILED, f"{type(exc).__name__}: {exc}")
+        if ctx.cancelled.is_set():
+            return self._outcome(ctx, CANCELLED, "cancelled")
+        return self._outcome(ctx, SUCCEEDED, None)
+
+    def _interrupted(self, ctx: EngineRunContext, detail: str) -> Outcome | None:
+        """A task that stopped on request: why it was asked decides how the run ends."""
+        if ctx.cancelled.is_set():
+            return self._outcome(ctx, CANCELLED, "cancelled")
+        if ctx.soft_timeout_passed():
+            return self._outcome(ctx, TIMED_OUT, f"stopped at its soft timeout: {detail}")
+        return None  # shutting down or lost: hand the run back
+
+    @staticmethod
+    def _outcome(
+        ctx: EngineRunContext, state: str, error: str | None, sticky: bool = False
+    ) -> Outcome:
+        return Outcome(
+            state=state,
+            error=error,
+            exit_code=ctx.exit_code,
+            items=ctx.items,
+            bytes=ctx.bytes,
+            log_tail=ctx.log_tail(),
+            sticky=sticky,
+        )
+
+    def _record_event(self, run: Run, text: str) -> None:
+        with self.book.engine.begin() as connection:
+            connection.execute(
+                insert(run_events).values(
+                    run_id=run.id, task=run.task, at=self.clock.now(), message=text
+                )
+            )
+
+    # -- the long-running worker ---------------------------------------------------------
+
+    def heartbeat(self) -> None:
+        """Renew leases, publish progress, and pass on cancel requests and lost leases."""
+        now = self.clock.now()
+        with self._held_lock:
+            held = dict(self._held)
+        with self.book.engine.begin() as connection:
+            connection.execute(
+                update(workers).where(workers.c.id == self.id).values(heartbeat_at=now)
+            )
+            flags = renew_leases(connection, self.id, held, now + self.settings.lease)
+            for run_id, (_run, ctx) in held.items():
+                connection.execute(
+                    update(runs)
+                    .where(runs.c.id == run_id, runs.c.worker == self.id)
+                    .values(items=ctx.items, bytes=ctx.bytes, log_tail=ctx.log_tail())
+                )
+        for run_id, (_run, ctx) in held.items():
+            if run_id not in flags:
+                ctx.lost.set()
+            elif flags[run_id]:
+                ctx.cancelled.set()
+
+    def register(self) -> None:
+        now = self.clock.now()
+        with self.book.engine.begin() as connection:
+            connection.execute(
+                insert(workers).values(
+                    id=self.id,
+                    host=socket.gethostname(),
+                    pid=os.getpid(),
+                    tags=",".join(self.tags),
+                    started_at=now,
+                    heartbeat_at=now,
+                )
+            )
+
+    def serve(self, stop: threading.Event) -> None:
+        """Run ``concurrency`` claim loops and a heartbeat until ``stop``; then stop the
+        running tasks, wait for them, and hand back whatever could not finish."""
+        self.register()
+        loops = [
+            threading.Thread(target=self._claim_loop, args=(stop,), name=f"worker-{i}", daemon=True)
+            for i in range(self.concurrency)
+        ]
+        for thread in loops:
+            thread.start()
+        interval = self.settings.lease.total_seconds() / 3
+        while not stop.wait(interval):
+            self._safe_heartbeat()
+        self.stopping.set()
+        deadline = time.monotonic() + self.settings.kill_grace.total_seconds() + SHUTDOWN_SLACK
+        for thread in loops:
+            while thread.is_alive() and time.monotonic() < deadline:
+                thread.join(min(interval, SHUTDOWN_SLACK))
+                self._safe_heartbeat()
+        with self._held_lock:
+            unfinished = [run for run, _ctx in self._held.values()]
+        for run in unfinished:  # tasks that ignored the stop request: another worker resumes
+            self.book.hand_back(run, self.clock.now(), "handed back: its worker stopped")
+        with self.book.engine.begin() as connection:
+            connection.execute(
+                update(workers).where(workers.c.id == self.id).values(stopped_at=self.clock.now())
+            )
+
+    def _safe_heartbeat(self) -> None:
+        try:
+            self.heartbeat()
+        except Exception:  # keep trying; the lease has slack for a missed beat
+            log.exception("heartbeat failed")
+
+    def _claim_loop(self, stop: threading.Event) -> None:
+        poll = self.settings.poll.total_seconds()
+        while not stop.is_set():
+            try:
+                ran = self.run_once()
+            except Exception:  # e.g. a deadlock the database broke: log, wait, try again
+                log.exception("claiming or finishing a run failed")
+                ran = None
+            if ran is None:
+                stop.wait(poll)
+
+

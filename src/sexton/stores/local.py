@@ -1,0 +1,114 @@
+"""Stores on a local (or locally mounted) filesystem, using the OS directly where it matters.
+
+Listing uses ``os.scandir`` (one open directory at a time, no list of the tree in memory)
+and writes ``fsync`` the file and its directory, so a power cut cannot leave a renamed but
+empty file behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import uuid
+from collections.abc import Iterator
+from contextlib import suppress
+from typing import BinaryIO
+
+from sexton.stores.entry import EntryInfo
+from sexton.stores.errors import AlreadyExists, StoreError
+from sexton.stores.paths import TEMP_PREFIX, is_temp_name
+from sexton.stores.store import PendingWrite, Store
+
+
+class LocalStore(Store):
+    """A directory tree on this host (``file://`` URLs or plain paths)."""
+
+    def _walk_under(self, top: str, relative: str) -> Iterator[EntryInfo]:
+        # Depth-first with an explicit stack of directories still to visit: memory grows with
+        # the number of pending directories, never with the number of files.
+        stack = [(top, relative)]
+        while stack:
+            directory, prefix = stack.pop()
+            try:
+                entries = os.scandir(directory)
+            except (FileNotFoundError, NotADirectoryError):
+                continue  # a prefix that does not exist, or a directory removed meanwhile
+            with entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append((entry.path, f"{prefix}{entry.name}/"))
+                    elif entry.is_file() and not is_temp_name(entry.name):
+                        try:
+                            st = entry.stat()
+                        except FileNotFoundError:
+                            continue  # deleted between listing and stat
+                        yield EntryInfo(prefix + entry.name, st.st_size, st.st_mtime)
+
+    def _check_root(self) -> None:
+        if not os.path.isdir(self.root):
+            raise StoreError(
+                f"store {self.name}: root {self.root} is missing or not a directory "
+                "(is the drive mounted?)"
+            )
+
+    def info(self, name: str) -> EntryInfo | None:
+        try:
+            st = os.stat(self.path(name))
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        return EntryInfo(name, st.st_size, st.st_mtime)
+
+    def open_read(self, name: str) -> BinaryIO:
+        return open(self.path(name), "rb")  # noqa: SIM115 - the caller closes it
+
+    def _begin_write(self, final: str, overwrite: bool) -> PendingWrite:
+        # The root itself is never created: a missing root usually means an unmounted drive,
+        # and writing into the empty mount point would fill the system disk instead.
+        self._check_root()
+        parent = os.path.dirname(final)
+        os.makedirs(parent, exist_ok=True)
+        temp = os.path.join(parent, f"{TEMP_PREFIX}{uuid.uuid4().hex}")
+        return PendingWrite(open(temp, "xb"), temp, final, overwrite)  # noqa: SIM115
+
+    def _commit_write(self, pending: PendingWrite) -> None:
+        pending.file.flush()
+        os.fsync(pending.file.fileno())
+        pending.file.close()
+        if not pending.overwrite and os.path.lexists(pending.final):
+            raise AlreadyExists(f"store {self.name}: {pending.final!r} appeared while writing")
+        os.replace(pending.temp, pending.final)
+        _fsync_directory(os.path.dirname(pending.final))
+
+    def _abort_write(self, pending: PendingWrite) -> None:
+        with suppress(OSError):
+            pending.file.close()
+        with suppress(FileNotFoundError):
+            os.unlink(pending.temp)
+
+    def delete(self, name: str, *, missing_ok: bool = False) -> None:
+        self._check_writable("delete")
+        try:
+            os.unlink(self.path(name))
+        except FileNotFoundError:
+            if not missing_ok:
+                raise
+
+    def device_free(self) -> int | None:
+        self._check_root()  # else disk_usage would report the system disk under the mount point
+        return shutil.disk_usage(self.root).free
+
+    def device_total(self) -> int | None:
+        self._check_root()
+        return shutil.disk_usage(self.root).total
+
+
+def _fsync_directory(path: str) -> None:
+    """Make a rename durable: the new directory entry is only safe once the directory is."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,75 @@
+"""What a task type is: a parameter model and one method that does the work through a context."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, ClassVar, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+
+class TaskParams(BaseModel):
+    """Parameters of one task type; unknown keys are config errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TaskFailed(Exception):
+    """The task did its work and it failed; the message goes on the run."""
+
+
+class TaskTimedOut(TaskFailed):
+    """The hard timeout ended the task."""
+
+
+class TaskInterrupted(Exception):
+    """The task stopped early because it was asked to (``should_stop()``) and its work is
+    incomplete: the engine decides whether that is a cancel, a timeout or a hand-back."""
+
+
+class NeedsAttention(TaskFailed):
+    """A failure a person must look at (damage found, drain ERROR): sticky until cleared."""
+
+
+class RunContext(Protocol):
+    """What a running task may use; the engine provides it."""
+
+    run_id: int
+    task_name: str
+    params: Any
+    env: Mapping[str, str]
+    log: logging.Logger
+    kill_grace: float  # seconds between SIGTERM and SIGKILL when ending a process
+    exit_code: int | None  # a command's exit status, recorded on the run
+
+    def should_stop(self) -> bool:
+        """True once the soft timeout passed, the run was cancelled or the service stops."""
+
+    def hard_deadline(self) -> datetime | None:
+        """When the run must be over, or None without a hard timeout."""
+
+    def now(self) -> datetime:
+        """The engine's clock."""
+
+    def progress(self, items: int = 0, bytes: int = 0, total: int | None = None) -> None:
+        """Count work done; the counts land on the run row."""
+
+    def event(self, message: str, **data: Any) -> None:
+        """Record something worth seeing later in the run's history."""
+
+    def output(self, text: str) -> None:
+        """Keep text (a command's output) in the run's log tail."""
+
+
+class Task:
+    """Base of every task type. Built-ins register through ``sexton.tasks`` entry points too."""
+
+    type: ClassVar[str]
+    Params: ClassVar[type[TaskParams]] = TaskParams
+    # Where runs of this type happen unless a task says otherwise (DESIGN §2, executor).
+    executor: ClassVar[str] = "local"
+
+    def run(self, ctx: RunContext) -> None:
+        raise NotImplementedError
