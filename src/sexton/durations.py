@@ -18,11 +18,20 @@ EXPECTED = "a duration such as 01:00:00, '1 day, 00:00:00', 90s, 15m, 2h, 7d, 1d
 
 def parse_duration(value: object) -> timedelta:
     """Return the duration ``value`` stands for; ``ValueError`` names the accepted forms."""
+    try:
+        return _parse(value)
+    except OverflowError:  # 1e300, .inf, 99999999999d: too long for a timedelta
+        raise ValueError(f"expected {EXPECTED}, got {value!r} (too long)") from None
+
+
+def _parse(value: object) -> timedelta:
     if isinstance(value, timedelta):
         return value
     if isinstance(value, bool):
         raise ValueError(f"expected {EXPECTED}, got {value!r}")
     if isinstance(value, int | float):
+        if value != value:  # NaN
+            raise ValueError(f"expected {EXPECTED}, got {value!r}")
         if value < 0:
             raise ValueError(f"a duration cannot be negative, got {value!r}")
         return timedelta(seconds=value)

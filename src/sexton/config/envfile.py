@@ -19,6 +19,8 @@ def read_env_file(path: Path) -> dict[str, str]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise EnvFileError(f"cannot read env file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise EnvFileError(f"cannot read env file {path}: not UTF-8 text") from None
     values: dict[str, str] = {}
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()

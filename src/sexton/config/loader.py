@@ -22,7 +22,6 @@ DEFAULT_DATABASE = "sqlite:///sexton.db"  # beside the config file
 COMMON_KEYS = set(TaskSettings.model_fields)
 
 
-
 class TaskType(Protocol):
     """What the loader needs of a task type: its parameter model and default executor."""
 
@@ -102,6 +101,7 @@ def load_config(
     if is_librarian_format(top.value):
         settings_doc: dict[str, Any] = {}
         env: dict[str, str] = dict(environ)
+        problems += expand_variables(top, env)
         raw_tasks = [_RawTask(s, top, p) for s, p in librarian_tasks(top)]
     else:
         if not isinstance(top.value, dict):
@@ -113,8 +113,9 @@ def load_config(
         for include, line_path in _includes(top):
             raw_tasks += _read_include(path.parent / include, top, line_path, env, problems, {path})
     settings = _validate_settings(top, settings_doc, problems)
-    specs = _validate_tasks(raw_tasks, settings, path.parent, env, type_of, problems)
-    _check_references(specs, raw_tasks, problems)
+    sources: dict[str, _RawTask] = {}
+    specs = _validate_tasks(raw_tasks, settings, path.parent, env, type_of, problems, sources)
+    _check_references(specs, sources, raw_tasks, problems)
     if problems:
         raise ConfigError(problems)
     assert settings is not None
@@ -127,7 +128,7 @@ def _global_env(
     """The global ``env_file`` values overlaid by the real environment, which wins."""
     files = doc.value.get("env_file") or []
     values: dict[str, str] = {}
-    for index, name in enumerate([files] if isinstance(files, str) else files):
+    for index, name in enumerate(_names(files)):
         try:
             values.update(read_env_file(base / os.path.expandvars(str(name))))
         except EnvFileError as exc:
@@ -142,10 +143,14 @@ def _tasks_of(doc: Document, prefix: Path_) -> list[_RawTask]:
     return [_RawTask(t, doc, (*prefix, "tasks", i)) for i, t in enumerate(tasks)]
 
 
+def _names(value: Any) -> list[Any]:
+    """A name or a list of names; anything else is left for validation to report."""
+    return [value] if isinstance(value, str) else value if isinstance(value, list) else []
+
+
 def _includes(doc: Document) -> list[tuple[str, Path_]]:
     include = doc.value.get("include") or []
-    names = [include] if isinstance(include, str) else include
-    return [(str(name), ("include", i)) for i, name in enumerate(names)]
+    return [(str(name), ("include", i)) for i, name in enumerate(_names(include))]
 
 
 def _read_include(
@@ -161,6 +166,9 @@ def _read_include(
     if path in seen:
         problems.append(parent.problem(where, f"{path} is included in a loop"))
         return []
+    if not path.is_file():
+        problems.append(parent.problem(where, f"cannot read included file {path}"))
+        return []
     try:
         doc = read_document(path)
     except ConfigError as exc:
@@ -175,6 +183,10 @@ def _read_include(
             Problem(doc.file, 1, "", f"an included file holds only tasks and include, not {extra}")
         )
         return []
+    for key, value in doc.value.items():
+        if value is not None and not isinstance(value, list | str if key == "include" else list):
+            expected = "a file name or a list of them" if key == "include" else "a list of tasks"
+            problems.append(doc.problem((key,), f"expected {expected}"))
     tasks = _tasks_of(doc, ())
     for include, line_path in _includes(doc):
         tasks += _read_include(path.parent / include, doc, line_path, env, problems, seen | {path})
@@ -213,6 +225,7 @@ def _validate_tasks(
     env: Mapping[str, str],
     type_of: TypeResolver,
     problems: list[Problem],
+    sources: dict[str, _RawTask],
 ) -> dict[str, TaskSpec]:
     specs: dict[str, TaskSpec] = {}
     default_zone = settings.timezone if settings else "UTC"
@@ -250,7 +263,9 @@ def _validate_tasks(
             problems += _pydantic_problems(doc, where, exc)
             continue
         if task_settings.name in specs:
-            problems.append(doc.problem((*where, "name"), f"duplicate task name {task_settings.name!r}"))
+            problems.append(
+                doc.problem((*where, "name"), f"duplicate task name {task_settings.name!r}")
+            )
             continue
         task_env = dict(env)
         for index, name in enumerate(task_settings.env_file):
@@ -259,6 +274,7 @@ def _validate_tasks(
             except EnvFileError as exc:
                 problems.append(doc.problem((*where, "env_file", index), str(exc)))
         origin = f"{doc.file}:{doc.line(where) or 1}"
+        sources[task_settings.name] = raw
         specs[task_settings.name] = TaskSpec(
             task_settings, task_params, task_env, default_zone, kind.executor, origin
         )
@@ -271,20 +287,31 @@ def _known_types(type_of: TypeResolver) -> list[str]:
 
 
 def _check_references(
-    specs: dict[str, TaskSpec], raw_tasks: list[_RawTask], problems: list[Problem]
+    specs: dict[str, TaskSpec],
+    sources: dict[str, _RawTask],
+    raw_tasks: list[_RawTask],
+    problems: list[Problem],
 ) -> None:
-    """``requires``, ``after`` and ``exclusive_with`` must name configured tasks."""
-    where = {str(r.settings.get("name", r.settings.get("task_name"))): r for r in raw_tasks}
+    """``requires``, ``after`` and ``exclusive_with`` must name configured tasks.
+
+    A task that is configured but invalid has its own problem, so naming it is no problem."""
+    named = {str(r.settings.get("name")) for r in raw_tasks if isinstance(r.settings, dict)}
     for spec in specs.values():
-        raw = where[spec.name]
+        raw = sources[spec.name]
         for key in ("requires", "after", "exclusive_with"):
             for index, other in enumerate(getattr(spec.settings, key)):
-                if other not in specs:
+                if other not in specs and other not in named:
                     hint = did_you_mean(other, specs)
-                    path = (*raw.path, key, index) if isinstance(raw.settings.get(key), list) else (*raw.path, key)
+                    path = (
+                        (*raw.path, key, index)
+                        if isinstance(raw.settings.get(key), list)
+                        else (*raw.path, key)
+                    )
                     problems.append(raw.document.problem(path, f"no task named {other!r}{hint}"))
                 elif other == spec.name:
-                    problems.append(raw.document.problem((*raw.path, key), "a task cannot name itself"))
+                    problems.append(
+                        raw.document.problem((*raw.path, key), "a task cannot name itself")
+                    )
 
 
 def _database_url(settings: Settings, base: Path, environ: Mapping[str, str]) -> str:

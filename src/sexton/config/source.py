@@ -56,6 +56,9 @@ def read_document(path: Path) -> Document:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError([Problem(name, None, "", f"cannot read: {exc.strerror}")]) from None
+    except UnicodeDecodeError as exc:
+        line = text_line(path.read_bytes(), exc.start)
+        raise ConfigError([Problem(name, line, "", "not UTF-8 text")]) from None
     if path.suffix.lower() == ".json":
         try:
             json.loads(text)  # YAML would forgive a trailing comma; a JSON file must be JSON
@@ -73,6 +76,11 @@ def read_document(path: Path) -> Document:
     document = Document(name, None)
     document.value = _plain(tree, (), document.lines)
     return document
+
+
+def text_line(data: bytes, offset: int) -> int:
+    """The line number of byte ``offset`` in ``data``."""
+    return data.count(b"\n", 0, offset) + 1
 
 
 def _plain(node: Any, path: Path_, lines: dict[Path_, int]) -> Any:

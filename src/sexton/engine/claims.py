@@ -8,10 +8,11 @@ one of its task's lanes, which a partial unique index keeps to one run per lane.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, and_, func, select, update
+from sqlalchemy import Connection, Select, and_, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..db.tables import runs, task_state
@@ -38,7 +39,11 @@ class Refusal:
     skip: bool
 
 
-def _busy_tasks_filter() -> object:
+def _candidates_query() -> Select[tuple[int, str, int]]:
+    """Due queued runs of the given tasks whose task has a free lane, oldest first.
+
+    Built once: claims are the hottest query of a busy worker.
+    """
     busy = runs.alias("busy")
     running_now = (
         select(func.count())
@@ -46,7 +51,23 @@ def _busy_tasks_filter() -> object:
         .where(busy.c.task == runs.c.task, busy.c.state == RUNNING)
         .scalar_subquery()
     )
-    return running_now < runs.c.concurrency
+    return (
+        select(runs.c.id, runs.c.task, runs.c.concurrency)
+        .where(
+            runs.c.state == QUEUED,
+            runs.c.executor == bindparam("executor"),
+            runs.c.not_before <= bindparam("now"),
+            runs.c.task.in_(bindparam("tasks", expanding=True)),
+            running_now < runs.c.concurrency,
+        )
+        .order_by(runs.c.not_before, runs.c.id)
+        .limit(CANDIDATES_PER_CLAIM)
+        # Two workers never lock the same candidate, and neither waits for the other.
+        .with_for_update(skip_locked=True, of=runs)
+    )
+
+
+CANDIDATES = _candidates_query()
 
 
 def claim_next(
@@ -63,21 +84,11 @@ def claim_next(
     if not tasks:
         return None
     candidates = connection.execute(
-        select(runs.c.id, runs.c.task)
-        .where(
-            runs.c.state == QUEUED,
-            runs.c.executor == executor,
-            runs.c.not_before <= now,
-            runs.c.task.in_(list(tasks)),
-            _busy_tasks_filter(),
-        )
-        .order_by(runs.c.not_before, runs.c.id)
-        .limit(CANDIDATES_PER_CLAIM)
-        # Two workers never lock the same candidate, and neither waits for the other.
-        .with_for_update(skip_locked=True, of=runs)
+        CANDIDATES, {"executor": executor, "now": now, "tasks": list(tasks)}
     ).all()
-    for run_id, task in candidates:
-        run = start(connection, run_id, task, worker, now, lease, rules.get(task, ClaimRules()))
+    for run_id, task, concurrency in candidates:
+        rule = rules.get(task, ClaimRules())
+        run = start(connection, run_id, task, concurrency, worker, now, lease, rule)
         if run is not None:
             return run
     return None
@@ -87,6 +98,7 @@ def start(
     connection: Connection,
     run_id: int,
     task: str,
+    concurrency: int,
     worker: str,
     now: datetime,
     lease: timedelta,
@@ -96,24 +108,26 @@ def start(
     refusal = check_rules(connection, task, rules)
     if refusal is not None:
         if refusal.skip:
-            transition(connection, run_id, SKIPPED, now, refusal.reason, error=refusal.reason)
+            transition(
+                connection, run_id, QUEUED, SKIPPED, now, refusal.reason, error=refusal.reason
+            )
         return None
-    concurrency = connection.execute(
-        select(runs.c.concurrency).where(runs.c.id == run_id)
-    ).scalar_one()
-    lane = free_lane(connection, task, concurrency)
+    lane = 0 if concurrency == 1 else free_lane(connection, task, concurrency)
     if lane is None:
         return None
+    # On PostgreSQL another claim may take the lane between our look and our update; the
+    # unique index refuses the second, and the savepoint confines that to this attempt.
+    # SQLite's writers are serialised, so there the race cannot happen.
+    guard = connection.begin_nested() if connection.dialect.name == "postgresql" else nullcontext()
     try:
-        # The savepoint lets a lost race on the lane index end this attempt only.
-        with connection.begin_nested():
+        with guard:
             return transition(
                 connection,
                 run_id,
+                QUEUED,
                 RUNNING,
                 now,
                 f"started by {worker}",
-                only_if=runs.c.state == QUEUED,
                 lane=lane,
                 worker=worker,
                 started_at=now,
@@ -186,6 +200,13 @@ def renew_leases(
     return {int(row.id): bool(row.cancel_requested) for row in rows}
 
 
+def any_expired(connection: Connection, now: datetime) -> bool:
+    found = connection.execute(
+        select(runs.c.id).where(runs.c.state == RUNNING, runs.c.lease_expires_at < now).limit(1)
+    ).first()
+    return found is not None
+
+
 def expired_runs(connection: Connection, now: datetime) -> list[Run]:
     rows = connection.execute(
         select(runs)
@@ -200,6 +221,7 @@ def abandon(connection: Connection, run: Run, now: datetime) -> Run | None:
     return transition(
         connection,
         run.id,
+        RUNNING,
         ABANDONED,
         now,
         f"lease of {run.worker} expired",

@@ -165,14 +165,15 @@ class Monitor:
 
     def record_flips(self, now: datetime) -> list[tuple[str, str, str]]:
         """Store each status change with its time; returns (task, from, to) for each flip."""
-        flips = []
-        current = self.statuses(now)
-        with self.engine.begin() as connection:
+        flips: list[tuple[str, str, str]] = []
+        with reading(self.engine) as connection:
             stored = dict(connection.execute(select(task_state.c.task, task_state.c.status)).all())
-            for status in current:
+        changes = [s for s in self.statuses(now) if stored.get(s.task) != s.status]
+        if not changes:
+            return flips
+        with self.engine.begin() as connection:
+            for status in changes:
                 before = stored.get(status.task)
-                if before == status.status:
-                    continue
                 changed = connection.execute(
                     update(task_state)
                     .where(task_state.c.task == status.task, task_state.c.status == before)

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..db.tables import run_events, runs, status_changes, task_state
-from .states import FINISHED, QUEUED, RUNNING, SUCCEEDED, UNSUCCESSFUL, sources_of
+from .states import ALLOWED, FINISHED, QUEUED, RUNNING, SUCCEEDED, UNSUCCESSFUL
 
 
 @dataclass(frozen=True)
@@ -140,6 +140,7 @@ def create_run(
 def transition(
     connection: Connection,
     run_id: int,
+    source: str,
     target: str,
     now: datetime,
     message: str | None = None,
@@ -147,37 +148,30 @@ def transition(
     only_if: Any = None,
     **values: Any,
 ) -> Run | None:
-    """Move run ``run_id`` to ``target``; the updated run, or None if it was no longer in a
-    state that may move there (someone else moved it first — the race this closes).
+    """Move run ``run_id`` from ``source`` to ``target``; the updated run, or None if it was
+    no longer in ``source`` (someone else moved it first — the race this closes).
 
-    ``only_if`` adds a condition (e.g. "lease expired") to the same atomic update.
+    ``only_if`` adds a condition (e.g. "still held by this worker") to the same atomic update.
     """
-    sources = sources_of(target)
-    if not sources:
-        raise InvalidTransition(f"no state may move to {target!r}")
-    condition = (runs.c.id == run_id) & runs.c.state.in_(sources)
+    if target not in ALLOWED.get(source, ()):
+        raise InvalidTransition(f"a run cannot move from {source} to {target}")
+    condition = (runs.c.id == run_id) & (runs.c.state == source)
     if only_if is not None:
         condition = condition & only_if
-    before = connection.execute(select(runs.c.state).where(condition)).scalar_one_or_none()
-    if before is None:
-        return None
     if target in FINISHED:
         values.setdefault("finished_at", now)
     if target != RUNNING:
         values.setdefault("lane", None)
         values.setdefault("lease_expires_at", None)
     result = connection.execute(
-        update(runs)
-        .where(condition & (runs.c.state == before))
-        .values(state=target, **values)
-        .returning(*runs.c)
+        update(runs).where(condition).values(state=target, **values).returning(*runs.c)
     ).one_or_none()
     if result is None:
         return None
     run = Run.from_row(result)
     connection.execute(
         insert(run_events).values(
-            run_id=run_id, task=run.task, at=now, from_state=before, to_state=target, message=message
+            run_id=run_id, task=run.task, at=now, from_state=source, to_state=target, message=message
         )
     )
     if target in FINISHED or target == RUNNING:

@@ -10,8 +10,17 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, select, update
 
 from ..config import Config, TaskSpec
+from ..db import reading
 from ..db.tables import runs, task_state
-from .claims import ClaimRules, abandon, check_rules, claim_next, expired_runs, start
+from .claims import (
+    ClaimRules,
+    abandon,
+    any_expired,
+    check_rules,
+    claim_next,
+    expired_runs,
+    start,
+)
 from .record import Run, create_run, get_run, transition
 from .states import (
     ABANDONED,
@@ -88,7 +97,9 @@ class RunBook:
                 concurrency=spec.settings.concurrency,
             )
             assert run_id is not None
-            run = start(connection, run_id, task, worker, now, lease, rules)
+            run = start(
+                connection, run_id, task, spec.settings.concurrency, worker, now, lease, rules
+            )
             if run is None:
                 busy = connection.execute(
                     select(runs.c.id, runs.c.worker).where(
@@ -115,7 +126,7 @@ class RunBook:
                 worker="person",
             )
             assert run_id is not None
-            run = transition(connection, run_id, SUCCEEDED, now, "done", note=note)
+            run = transition(connection, run_id, RUNNING, SUCCEEDED, now, "done", note=note)
         assert run is not None
         return run
 
@@ -134,7 +145,7 @@ class RunBook:
             if signal == "start":
                 if open_run is not None:
                     transition(
-                        connection, open_run, FAILED, now, "started again before reporting",
+                        connection, open_run, RUNNING, FAILED, now, "started again before reporting",
                         error="started again before it reported success or failure",
                     )
                 run_id = create_run(
@@ -154,7 +165,7 @@ class RunBook:
                 if failed:
                     error = f"exit code {exit_code}" if exit_code not in (None, 0) else "reported failure"
                 run = transition(
-                    connection, open_run, FAILED if failed else SUCCEEDED, now, f"ping {signal}",
+                    connection, open_run, RUNNING, FAILED if failed else SUCCEEDED, now, f"ping {signal}",
                     error=error, exit_code=exit_code,
                 )
         assert run is not None
@@ -177,7 +188,7 @@ class RunBook:
         spec = self.config.tasks.get(run.task)
         with self.engine.begin() as connection:
             finished = transition(
-                connection, run.id, outcome.state, now, outcome.error,
+                connection, run.id, RUNNING, outcome.state, now, outcome.error,
                 only_if=runs.c.worker == run.worker,
                 error=outcome.error, exit_code=outcome.exit_code, items=outcome.items,
                 bytes=outcome.bytes, log_tail=outcome.log_tail,
@@ -218,7 +229,7 @@ class RunBook:
         """Return an unfinished run to the queue (its worker is shutting down)."""
         with self.engine.begin() as connection:
             return transition(
-                connection, run.id, QUEUED, now, why,
+                connection, run.id, RUNNING, QUEUED, now, why,
                 only_if=runs.c.worker == run.worker, worker=None, started_at=None,
                 not_before=now,
             )
@@ -226,7 +237,10 @@ class RunBook:
     def reap(self, now: datetime) -> list[Run]:
         """Abandon runs whose lease expired and retry them (a dead worker is not the task's
         fault: at least one retry, more if ``retries.max`` allows)."""
-        handled = []
+        handled: list[Run] = []
+        with reading(self.engine) as connection:
+            if not any_expired(connection, now):  # the usual case: no write lock needed
+                return handled
         with self.engine.begin() as connection:
             for run in expired_runs(connection, now):
                 lost = abandon(connection, run, now)
@@ -236,10 +250,10 @@ class RunBook:
                 allowed = max(spec.settings.retries.max, 1) if spec else 0
                 if run.cancel_requested or run.attempt > allowed:
                     why = "cancelled; its worker was lost" if run.cancel_requested else "worker lost"
-                    result = transition(connection, run.id, FAILED, now, why, error=why)
+                    result = transition(connection, run.id, ABANDONED, FAILED, now, why, error=why)
                 else:
                     result = transition(
-                        connection, run.id, QUEUED, now, "retrying after its worker was lost",
+                        connection, run.id, ABANDONED, QUEUED, now, "retrying after its worker was lost",
                         attempt=run.attempt + 1, worker=None, started_at=None, not_before=now,
                     )
                 if result is not None:
@@ -255,7 +269,7 @@ class RunBook:
             if run is None:
                 raise RunRefused(f"no run with id {run_id}")
             if run.state == QUEUED:
-                cancelled = transition(connection, run_id, CANCELLED, now, "cancelled")
+                cancelled = transition(connection, run_id, QUEUED, CANCELLED, now, "cancelled")
                 if cancelled is not None:
                     return cancelled
             if run.state in (RUNNING, ABANDONED):

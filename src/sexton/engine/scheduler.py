@@ -13,10 +13,9 @@ from ..clock import Clock
 from ..config import Config, TaskSpec
 from ..db.tables import runs, task_state
 from .monitor import Monitor
-from .record import create_run, ensure_task_rows, prune_history
+from .record import create_run, ensure_task_rows, prune_history, transition
 from .runbook import RunBook
 from .states import QUEUED, RUNNING, SKIPPED
-from .record import transition
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +34,20 @@ class Scheduler:
         self.clock = clock
         self.monitor = Monitor(config, book.engine)
         self._last_prune: datetime | None = None
+        # The newest slot known handled per task. Only a lower bound when several schedulers
+        # run (another may be ahead), which is safe: it only saves asking the database
+        # while no new slot can be due.
+        self._handled: dict[str, datetime] = {}
 
     def start(self) -> None:
         """At service start: know every task, and queue the ``at_start`` runs (initial sync)."""
         now = self.clock.now()
         ensure_task_rows(self.engine, self.config.tasks, now)
+        with self.engine.begin() as connection:
+            for spec in self.config.tasks.values():
+                if spec.schedule is not None:
+                    # First sight: the first run is at the next slot; nothing is backfilled.
+                    self._advance(connection, spec.name, spec.schedule.latest_at_or_before(now))
         for spec in self.config.tasks.values():
             if spec.settings.at_start and spec.settings.enabled and self._schedulable(spec):
                 with self.engine.begin() as connection:
@@ -80,16 +88,17 @@ class Scheduler:
     def _queue_due(self, spec: TaskSpec, now: datetime) -> None:
         schedule = spec.schedule
         assert schedule is not None
+        newest = schedule.latest_at_or_before(now)
+        known = self._handled.get(spec.name)
+        if known is not None and newest <= known:
+            return
         with self.engine.begin() as connection:
             last = connection.execute(
                 select(task_state.c.last_slot).where(task_state.c.task == spec.name)
             ).scalar_one_or_none()
-            newest = schedule.latest_at_or_before(now)
-            if last is None:
-                # First sight of this task: its first run is at its next slot, not backfilled.
-                self._advance(connection, spec.name, newest)
-                return
-            if newest <= last:
+            if last is None or newest <= last:
+                if last is not None:
+                    self._handled[spec.name] = last
                 return
             catch_up = spec.settings.catch_up
             if catch_up == "all":
@@ -104,7 +113,9 @@ class Scheduler:
                 slots = [newest]
             for slot in slots:
                 self._queue_slot(connection, spec, slot, now, supersede=catch_up != "all")
-            self._advance(connection, spec.name, slots[-1] if slots else newest)
+            handled = slots[-1] if slots else newest
+            self._advance(connection, spec.name, handled)
+        self._handled[spec.name] = handled
 
     def _queue_slot(
         self, connection: Connection, spec: TaskSpec, slot: datetime, now: datetime, supersede: bool
@@ -132,7 +143,7 @@ class Scheduler:
             )
         ).scalars()
         for old in list(waiting):
-            transition(connection, old, SKIPPED, now, f"superseded by run {run_id}")
+            transition(connection, old, QUEUED, SKIPPED, now, f"superseded by run {run_id}")
 
     @staticmethod
     def _advance(connection: Connection, task: str, slot: datetime) -> None:

@@ -24,9 +24,4 @@ ALLOWED: dict[str | None, frozenset[str]] = {
     ABANDONED: frozenset({QUEUED, FAILED}),
 }
 
-
-def sources_of(target: str) -> frozenset[str]:
-    """The states a run may be in to move to ``target``."""
-    return frozenset(s for s, targets in ALLOWED.items() if s is not None and target in targets)
-
 REASONS = ("schedule", "manual", "retry", "start", "after", "api")

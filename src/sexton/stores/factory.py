@@ -46,6 +46,7 @@ def _filesystem_class(protocol: str) -> type[fsspec.AbstractFileSystem]:
         # fsspec's built-in "sftp" is paramiko-based; sshfs (asyncssh) is the one we support.
         from sshfs import SSHFileSystem  # optional dependency: imported only when used
 
-        return SSHFileSystem
+        sshfs_cls: type[fsspec.AbstractFileSystem] = SSHFileSystem
+        return sshfs_cls
     cls: type[fsspec.AbstractFileSystem] = fsspec.get_filesystem_class(protocol)
     return cls

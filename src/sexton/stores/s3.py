@@ -7,7 +7,8 @@ aborted write aborts the upload; a temporary key plus a copy would double the tr
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from contextlib import suppress
 from typing import Any, BinaryIO
 
 from fsspec.asyn import sync
@@ -62,13 +63,16 @@ class S3Store(Store):
 
     def _abort_write(self, pending: PendingWrite) -> None:
         file: Any = pending.file
-        file.discard()  # aborts a multipart upload; a small file was never sent
-        file.closed = True  # so that closing (or garbage collection) does not upload it
+        try:
+            with suppress(Exception):  # never hide the error that made us abort
+                file.discard()  # aborts a multipart upload; a small file was never sent
+        finally:
+            file.closed = True  # so that closing (or garbage collection) does not upload it
 
 
 async def _batched(
     agen: AsyncIterator[dict[str, Any]], size: int
-) -> AsyncIterator[list[dict[str, Any]]]:
+) -> AsyncGenerator[list[dict[str, Any]], None]:
     batch: list[dict[str, Any]] = []
     async for item in agen:
         batch.append(item)

@@ -79,12 +79,12 @@ class Store:
         yielding nothing, so an unmounted drive never looks like a store whose files vanished.
         """
         self._check_root()
-        for prefix in prefixes or [None]:
-            if prefix is None:
-                yield from self._walk_under(self.root, "")
-            else:
-                relative = safe_name(prefix.rstrip("/"))
-                yield from self._walk_under(self.path(relative), relative + "/")
+        if not prefixes:
+            yield from self._walk_under(self.root, "")
+            return
+        for prefix in prefixes:
+            relative = safe_name(prefix.rstrip("/"))
+            yield from self._walk_under(self.path(relative), relative + "/")
 
     def _walk_under(self, top: str, relative: str) -> Iterator[EntryInfo]:
         """Generic listing, one directory at a time (fsspec walks breadth-first per level)."""

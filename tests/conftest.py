@@ -1,0 +1,79 @@
+"""Shared fixtures: both databases, a fake clock, config files, test task types."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+import support
+from sexton.clock import FakeClock
+from sexton.config import Config, load_config
+from sexton.engine.service import Instance
+from sexton.tasks import registry
+
+PG_URL = os.environ.get("SEXTON_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file, or a PostgreSQL schema of its own."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'sexton.db'}"
+        return
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://"))
+    with admin.begin() as connection:
+        connection.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    yield f"{PG_URL}?options=-csearch_path%3D{schema}"
+    with admin.begin() as connection:
+        connection.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(support.START)
+
+
+WriteConfig = Callable[..., Config]
+
+
+@pytest.fixture
+def write_config(tmp_path: Path, database_url: str) -> WriteConfig:
+    """Write a sexton.yaml with the test database and load it."""
+
+    def write(body: str, name: str = "sexton.yaml", **environ: str) -> Config:
+        path = tmp_path / name
+        path.write_text(f"database: {database_url}\n{body}")
+        return load_config(path, registry.task_class, environ={**os.environ, **environ})
+
+    return write
+
+
+@pytest.fixture
+def open_instance(write_config: WriteConfig, clock: FakeClock) -> Iterator[Callable[..., Instance]]:
+    opened: list[Instance] = []
+
+    def make(body: str, **environ: str) -> Instance:
+        instance = Instance.open(write_config(body, **environ), clock)
+        opened.append(instance)
+        return instance
+
+    yield make
+    for instance in opened:
+        instance.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def recorder() -> Iterator[support.Recorder]:
+    """Test task types registered, with a fresh record of their calls."""
+    fresh = support.fresh_recorder()
+    for task_type in (support.NoteTask, support.WaitTask):
+        registry.register(task_type)
+    yield fresh
+    fresh.release.set()
