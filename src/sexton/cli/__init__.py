@@ -18,7 +18,20 @@ def main() -> None:
 
 
 for command in (
-    demo, init, validate, serve_command, scheduler, worker, run_command, trigger, status, runs,
-    cancel, clear, ping, done, db,
+    demo,
+    init,
+    validate,
+    serve_command,
+    scheduler,
+    worker,
+    run_command,
+    trigger,
+    status,
+    runs,
+    cancel,
+    clear,
+    ping,
+    done,
+    db,
 ):
     main.add_command(command)

@@ -48,8 +48,13 @@ tasks:
 
 
 @click.command()
-@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where to put the demo (default: a new temporary directory).")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where to put the demo (default: a new temporary directory).",
+)
 def demo(directory: Path | None) -> None:
     """A working instance in a temp dir: sample files, tasks, served until Ctrl-C."""
     root = directory or Path(tempfile.mkdtemp(prefix="sexton-demo-"))
@@ -63,8 +68,14 @@ def demo(directory: Path | None) -> None:
     console.print(f"  config:   {config_file}", highlight=False)
     console.print(f"  database: {instance.config.database_url}", highlight=False)
     console.print("  in another terminal try:", highlight=False)
-    for example in ("status", "runs", "runs show 1", "ping nightly-export success",
-                    "done usage-review --note checked", "run fixity-sample"):
+    for example in (
+        "status",
+        "runs",
+        "runs show 1",
+        "ping nightly-export success",
+        "done usage-review --note checked",
+        "run fixity-sample",
+    ):
         console.print(f"    sexton {example} -c {config_file}", highlight=False, markup=False)
     console.print("  Ctrl-C stops it cleanly.\n")
     _run(instance, "demo")

@@ -36,7 +36,9 @@ def run_command(task: str, as_json: bool, config_path: Path | None) -> None:
         fail(f"{task} is a {spec.executor} task: it is not run by Sexton itself")
     worker = Worker(instance.config, instance.book, instance.clock, name=f"cli:{_host_pid()}")
     claimed = instance.book.start_now(task, worker.id, instance.clock.now(), worker.settings.lease)
-    finished = _execute_with_heartbeat(worker, claimed, show_progress=sys.stdout.isatty() and not as_json)
+    finished = _execute_with_heartbeat(
+        worker, claimed, show_progress=sys.stdout.isatty() and not as_json
+    )
     if finished is None:
         fail(f"run {claimed.id} was taken over by another worker")
     if as_json:
@@ -60,8 +62,13 @@ def _execute_with_heartbeat(worker: Worker, run: Run, show_progress: bool) -> Ru
     try:
         if not show_progress:
             return worker.execute(run)
-        columns = [TextColumn(f"[bold]{run.task}"), BarColumn(), MofNCompleteColumn(),
-                   TextColumn("{task.fields[size]}"), TimeElapsedColumn()]
+        columns = [
+            TextColumn(f"[bold]{run.task}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[size]}"),
+            TimeElapsedColumn(),
+        ]
         with Progress(*columns, console=console, transient=True) as progress:
             bar = progress.add_task(run.task, total=None, size="")
 
@@ -141,10 +148,21 @@ def runs(
         return
     table = Table("id", "task", "reason", "state", "attempt", "started", "took", "items", "error")
     for r in found:
-        took = (r.finished_at - r.started_at).total_seconds() if r.finished_at and r.started_at else None
+        took = (
+            (r.finished_at - r.started_at).total_seconds()
+            if r.finished_at and r.started_at
+            else None
+        )
         table.add_row(
-            str(r.id), r.task, r.reason, r.state, str(r.attempt), short_time(r.started_at or r.queued_at),
-            f"{took:.1f}s" if took is not None else "", str(r.items), (r.error or "")[:60],
+            str(r.id),
+            r.task,
+            r.reason,
+            r.state,
+            str(r.attempt),
+            short_time(r.started_at or r.queued_at),
+            f"{took:.1f}s" if took is not None else "",
+            str(r.items),
+            (r.error or "")[:60],
         )
     console.print(table)
 
@@ -159,8 +177,12 @@ def _show(instance: Instance, run_id: int, as_json: bool) -> None:
         shape = run.to_json()
         shape["log_tail"] = run.log_tail
         shape["events"] = [
-            {"at": e.at.isoformat().replace("+00:00", "Z"), "from": e.from_state,
-             "to": e.to_state, "message": e.message}
+            {
+                "at": e.at.isoformat().replace("+00:00", "Z"),
+                "from": e.from_state,
+                "to": e.to_state,
+                "message": e.message,
+            }
             for e in events
         ]
         print_json(shape)
@@ -171,7 +193,9 @@ def _show(instance: Instance, run_id: int, as_json: bool) -> None:
     console.print("[bold]events[/bold]")
     for e in events:
         move = f"{e.from_state or '·'} → {e.to_state}" if e.to_state else "event"
-        console.print(f"  {short_time(e.at)}  {move}  {e.message or ''}", markup=False, highlight=False)
+        console.print(
+            f"  {short_time(e.at)}  {move}  {e.message or ''}", markup=False, highlight=False
+        )
     if run.log_tail:
         console.print("[bold]log tail[/bold]")
         console.print(run.log_tail, markup=False, highlight=False)

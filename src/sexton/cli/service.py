@@ -13,7 +13,9 @@ from .common import config_option, console, open_instance
 
 
 def _run(instance: Instance, what: str, **parts: object) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     stop = threading.Event()
     stop_on_signals(stop)
     console.print(
@@ -52,6 +54,9 @@ def scheduler(config_path: Path | None) -> None:
 def worker(tags: str | None, concurrency: int | None, config_path: Path | None) -> None:
     """Only a worker: claims and runs queued runs of the tasks it can do."""
     _run(
-        open_instance(config_path), "worker", scheduler=False, tags=_tags(tags),
+        open_instance(config_path),
+        "worker",
+        scheduler=False,
+        tags=_tags(tags),
         concurrency=concurrency,
     )

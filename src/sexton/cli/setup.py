@@ -47,4 +47,3 @@ def db_upgrade(config_path: Path | None) -> None:
     config = read_config(config_path)
     upgrade(connect(config.database_url))
     console.print(f"database {config.database_url} is up to date", highlight=False)
-

@@ -8,7 +8,6 @@ import click
 from rich.table import Table
 
 from ..engine.monitor import Monitor
-from ..engine.record import ensure_task_rows
 from .common import config_option, console, open_instance, print_json, user_errors
 from .timefmt import short_time
 
@@ -23,19 +22,26 @@ def status(as_json: bool, config_path: Path | None) -> None:
     """Every task: status, last run, last success, next due, failures."""
     instance = open_instance(config_path)
     now = instance.clock.now()
-    ensure_task_rows(instance.engine, instance.config.tasks, now)
     statuses = Monitor(instance.config, instance.engine).statuses(now)
     if as_json:
         print_json([s.to_json() for s in statuses])
         return
-    table = Table("task", "type", "status", "last run", "last success", "next due", "failures", "error")
+    table = Table(
+        "task", "type", "status", "last run", "last success", "next due", "failures", "error"
+    )
     for s in statuses:
         colour = COLOURS.get(s.status, "white")
         due = short_time(s.next_due)
         if s.retry_at:
             due = f"retry {short_time(s.retry_at)}"
         table.add_row(
-            s.task, s.type, f"[{colour}]{s.status}[/{colour}]", short_time(s.last_run),
-            short_time(s.last_success), due, str(s.failures), (s.error or "")[:60],
+            s.task,
+            s.type,
+            f"[{colour}]{s.status}[/{colour}]",
+            short_time(s.last_run),
+            short_time(s.last_success),
+            due,
+            str(s.failures),
+            (s.error or "")[:60],
         )
     console.print(table)

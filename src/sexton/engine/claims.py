@@ -167,7 +167,9 @@ def check_rules(connection: Connection, task: str, rules: ClaimRules) -> Refusal
             .limit(1)
         ).scalar_one_or_none()
         if busy is not None:
-            return Refusal(f"{busy} is running and never overlaps this task", rules.skip_on_conflict)
+            return Refusal(
+                f"{busy} is running and never overlaps this task", rules.skip_on_conflict
+            )
     return None
 
 

@@ -38,8 +38,12 @@ class EngineRunContext:
         self.kill_grace = kill_grace.total_seconds()
         self.clock = clock
         self.started = clock.now()
-        self._soft = self.started + spec.settings.soft_timeout if spec.settings.soft_timeout else None
-        self._hard = self.started + spec.settings.hard_timeout if spec.settings.hard_timeout else None
+        self._soft = (
+            self.started + spec.settings.soft_timeout if spec.settings.soft_timeout else None
+        )
+        self._hard = (
+            self.started + spec.settings.hard_timeout if spec.settings.hard_timeout else None
+        )
         self._stopping = stopping  # set by the service on shutdown
         self.cancelled = threading.Event()  # set when someone cancels this run
         self.lost = threading.Event()  # set when the lease was lost to another worker

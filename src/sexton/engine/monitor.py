@@ -72,7 +72,9 @@ def grace_of(spec: TaskSpec, near: datetime) -> timedelta | None:
     return min(schedule.period_near(near), MAX_DEFAULT_GRACE)
 
 
-def next_due(spec: TaskSpec, last_success: datetime | None, first_seen: datetime) -> datetime | None:
+def next_due(
+    spec: TaskSpec, last_success: datetime | None, first_seen: datetime
+) -> datetime | None:
     """The first slot after the last success (or after the task was first seen); None when
     the task has no schedule."""
     schedule = spec.schedule
@@ -187,5 +189,3 @@ class Monitor:
                     )
                     flips.append((status.task, str(before), status.status))
         return flips
-
-

@@ -171,7 +171,12 @@ def transition(
     run = Run.from_row(result)
     connection.execute(
         insert(run_events).values(
-            run_id=run_id, task=run.task, at=now, from_state=source, to_state=target, message=message
+            run_id=run_id,
+            task=run.task,
+            at=now,
+            from_state=source,
+            to_state=target,
+            message=message,
         )
     )
     if target in FINISHED or target == RUNNING:
@@ -247,6 +252,8 @@ def prune_history(engine: Engine, before: datetime) -> int:
 def count_running(connection: Connection, task: str) -> int:
     return int(
         connection.execute(
-            select(func.count()).select_from(runs).where(runs.c.task == task, runs.c.state == RUNNING)
+            select(func.count())
+            .select_from(runs)
+            .where(runs.c.task == task, runs.c.state == RUNNING)
         ).scalar_one()
     )

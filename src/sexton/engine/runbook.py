@@ -145,28 +145,55 @@ class RunBook:
             if signal == "start":
                 if open_run is not None:
                     transition(
-                        connection, open_run, RUNNING, FAILED, now, "started again before reporting",
+                        connection,
+                        open_run,
+                        RUNNING,
+                        FAILED,
+                        now,
+                        "started again before reporting",
                         error="started again before it reported success or failure",
                     )
                 run_id = create_run(
-                    connection, task=task, reason=reason, now=now, executor=spec.executor,
-                    state=RUNNING, started_at=now, worker="remote",
+                    connection,
+                    task=task,
+                    reason=reason,
+                    now=now,
+                    executor=spec.executor,
+                    state=RUNNING,
+                    started_at=now,
+                    worker="remote",
                 )
                 run = get_run(connection, run_id) if run_id else None
             else:
                 if open_run is None:
                     open_run = create_run(
-                        connection, task=task, reason=reason, now=now, executor=spec.executor,
-                        state=RUNNING, started_at=now, worker="remote",
+                        connection,
+                        task=task,
+                        reason=reason,
+                        now=now,
+                        executor=spec.executor,
+                        state=RUNNING,
+                        started_at=now,
+                        worker="remote",
                     )
                     assert open_run is not None
                 failed = signal == "fail" or (exit_code not in (None, 0))
                 error = None
                 if failed:
-                    error = f"exit code {exit_code}" if exit_code not in (None, 0) else "reported failure"
+                    error = (
+                        f"exit code {exit_code}"
+                        if exit_code not in (None, 0)
+                        else "reported failure"
+                    )
                 run = transition(
-                    connection, open_run, RUNNING, FAILED if failed else SUCCEEDED, now, f"ping {signal}",
-                    error=error, exit_code=exit_code,
+                    connection,
+                    open_run,
+                    RUNNING,
+                    FAILED if failed else SUCCEEDED,
+                    now,
+                    f"ping {signal}",
+                    error=error,
+                    exit_code=exit_code,
                 )
         assert run is not None
         return run
@@ -174,13 +201,22 @@ class RunBook:
     # -- claiming and finishing ----------------------------------------------------------
 
     def claim(
-        self, tasks: Collection[str], worker: str, now: datetime, lease: timedelta,
+        self,
+        tasks: Collection[str],
+        worker: str,
+        now: datetime,
+        lease: timedelta,
         executor: str = "local",
     ) -> Run | None:
         with self.engine.begin() as connection:
             return claim_next(
-                connection, tasks=tasks, executor=executor, worker=worker, now=now,
-                lease=lease, rules=self.rules,
+                connection,
+                tasks=tasks,
+                executor=executor,
+                worker=worker,
+                now=now,
+                lease=lease,
+                rules=self.rules,
             )
 
     def finish(self, run: Run, outcome: Outcome, now: datetime) -> Run | None:
@@ -188,10 +224,18 @@ class RunBook:
         spec = self.config.tasks.get(run.task)
         with self.engine.begin() as connection:
             finished = transition(
-                connection, run.id, RUNNING, outcome.state, now, outcome.error,
+                connection,
+                run.id,
+                RUNNING,
+                outcome.state,
+                now,
+                outcome.error,
                 only_if=runs.c.worker == run.worker,
-                error=outcome.error, exit_code=outcome.exit_code, items=outcome.items,
-                bytes=outcome.bytes, log_tail=outcome.log_tail,
+                error=outcome.error,
+                exit_code=outcome.exit_code,
+                items=outcome.items,
+                bytes=outcome.bytes,
+                log_tail=outcome.log_tail,
             )
             if finished is None or spec is None:
                 return finished
@@ -206,7 +250,10 @@ class RunBook:
                     if self.config.tasks[follower].settings.enabled:
                         follower_spec = self.config.tasks[follower]
                         create_run(
-                            connection, task=follower, reason="after", now=now,
+                            connection,
+                            task=follower,
+                            reason="after",
+                            now=now,
                             executor=follower_spec.executor,
                             concurrency=follower_spec.settings.concurrency,
                         )
@@ -220,17 +267,29 @@ class RunBook:
             return
         create_run(
             connection,  # type: ignore[arg-type]
-            task=run.task, reason="retry", now=now, executor=run.executor,
-            concurrency=run.concurrency, not_before=now + delay,
-            attempt=run.attempt + 1, retry_of=run.id,
+            task=run.task,
+            reason="retry",
+            now=now,
+            executor=run.executor,
+            concurrency=run.concurrency,
+            not_before=now + delay,
+            attempt=run.attempt + 1,
+            retry_of=run.id,
         )
 
     def hand_back(self, run: Run, now: datetime, why: str) -> Run | None:
         """Return an unfinished run to the queue (its worker is shutting down)."""
         with self.engine.begin() as connection:
             return transition(
-                connection, run.id, RUNNING, QUEUED, now, why,
-                only_if=runs.c.worker == run.worker, worker=None, started_at=None,
+                connection,
+                run.id,
+                RUNNING,
+                QUEUED,
+                now,
+                why,
+                only_if=runs.c.worker == run.worker,
+                worker=None,
+                started_at=None,
                 not_before=now,
             )
 
@@ -249,12 +308,22 @@ class RunBook:
                 spec = self.config.tasks.get(run.task)
                 allowed = max(spec.settings.retries.max, 1) if spec else 0
                 if run.cancel_requested or run.attempt > allowed:
-                    why = "cancelled; its worker was lost" if run.cancel_requested else "worker lost"
+                    why = (
+                        "cancelled; its worker was lost" if run.cancel_requested else "worker lost"
+                    )
                     result = transition(connection, run.id, ABANDONED, FAILED, now, why, error=why)
                 else:
                     result = transition(
-                        connection, run.id, ABANDONED, QUEUED, now, "retrying after its worker was lost",
-                        attempt=run.attempt + 1, worker=None, started_at=None, not_before=now,
+                        connection,
+                        run.id,
+                        ABANDONED,
+                        QUEUED,
+                        now,
+                        "retrying after its worker was lost",
+                        attempt=run.attempt + 1,
+                        worker=None,
+                        started_at=None,
+                        not_before=now,
                     )
                 if result is not None:
                     handled.append(result)
@@ -290,7 +359,6 @@ class RunBook:
                 .where(task_state.c.task == task)
                 .values(sticky_error=None, failures=0)
             )
-
 
 
 def _claim_rules(spec: TaskSpec, config: Config) -> ClaimRules:

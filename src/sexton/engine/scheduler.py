@@ -52,9 +52,9 @@ class Scheduler:
             if spec.settings.at_start and spec.settings.enabled and self._schedulable(spec):
                 with self.engine.begin() as connection:
                     pending = connection.execute(
-                        select(runs.c.id).where(
-                            runs.c.task == spec.name, runs.c.state.in_((QUEUED, RUNNING))
-                        ).limit(1)
+                        select(runs.c.id)
+                        .where(runs.c.task == spec.name, runs.c.state.in_((QUEUED, RUNNING)))
+                        .limit(1)
                     ).first()
                 if pending is None:
                     self.book.queue(spec.name, "start", now)

@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from ..clock import Clock, SystemClock
 from ..config import Config
 from ..db import connect, ensure_schema
+from .record import ensure_task_rows
 from .runbook import RunBook
 from .scheduler import Scheduler
 from .worker import Worker
@@ -32,9 +33,11 @@ class Instance:
 
     @classmethod
     def open(cls, config: Config, clock: Clock | None = None) -> Instance:
+        clock = clock or SystemClock()
         engine = connect(config.database_url)
         ensure_schema(engine)
-        return cls(config, engine, RunBook(config, engine), clock or SystemClock())
+        ensure_task_rows(engine, config.tasks, clock.now())
+        return cls(config, engine, RunBook(config, engine), clock)
 
 
 def stop_on_signals(stop: threading.Event) -> None:

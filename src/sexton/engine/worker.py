@@ -10,7 +10,6 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Collection
-from datetime import datetime
 
 from sqlalchemy import insert, update
 
@@ -108,7 +107,9 @@ class Worker:
         thread.start()
         limit = None
         if spec.settings.hard_timeout is not None:
-            limit = spec.settings.hard_timeout.total_seconds() + ctx.kill_grace + STUCK_AFTER_SECONDS
+            limit = (
+                spec.settings.hard_timeout.total_seconds() + ctx.kill_grace + STUCK_AFTER_SECONDS
+            )
         thread.join(limit)
         if thread.is_alive():
             ctx.cancelled.set()
@@ -248,5 +249,3 @@ class Worker:
                 ran = None
             if ran is None:
                 stop.wait(poll)
-
-
