@@ -9,8 +9,10 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import Engine
+
 from ..clock import Clock
-from ..config import TaskSpec
+from ..config import Config, TaskSpec
 from .record import Run
 
 LOG_TAIL_LINES = 200  # what `sexton runs show` displays; the full output is the task's business
@@ -24,6 +26,8 @@ class EngineRunContext:
         self,
         run: Run,
         spec: TaskSpec,
+        config: Config,
+        engine: Engine,
         clock: Clock,
         stopping: threading.Event,
         kill_grace: timedelta,
@@ -32,6 +36,8 @@ class EngineRunContext:
     ) -> None:
         self.run_id = run.id
         self.task_name = spec.name
+        self.config = config  # for task types that need stores or other tasks' settings
+        self.engine = engine  # for task types that keep records (the catalog)
         self.params = spec.params
         self.env: Mapping[str, str] = spec.env
         self.log = logging.getLogger(f"sexton.run.{spec.name}")

@@ -76,6 +76,8 @@ class Worker:
         ctx = EngineRunContext(
             run,
             spec,
+            self.config,
+            self.book.engine,
             self.clock,
             self.stopping,
             self.settings.kill_grace,
