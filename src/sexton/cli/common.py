@@ -23,7 +23,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 EXIT_USAGE = 2
 
 console = Console()
-errors = Console(stderr=True)
 
 
 def config_option(function: F) -> F:
@@ -45,7 +44,8 @@ def config_path(given: Path | None) -> Path:
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    errors.print(f"[red]error:[/red] {message}", highlight=False, markup=True)
+    """One unwrapped line on stderr (scripts grep it), then exit."""
+    click.echo(f"error: {message}", err=True)
     sys.exit(code)
 
 
@@ -57,7 +57,7 @@ def read_config(given: Path | None) -> Config:
         return load_config(path, task_class)
     except ConfigError as exc:
         for problem in exc.problems:
-            errors.print(str(problem), highlight=False, markup=False)
+            click.echo(str(problem), err=True)
         sys.exit(EXIT_USAGE)
 
 

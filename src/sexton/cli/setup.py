@@ -32,7 +32,8 @@ def init(directory: Path) -> None:
 def validate(config_path: Path | None) -> None:
     """Exit 0 when the config is valid; 2 with `file:line: path: problem` lines otherwise."""
     config = read_config(config_path)
-    console.print(f"{config.path}: {len(config.tasks)} tasks, valid", highlight=False)
+    count = len(config.tasks)
+    console.print(f"{config.path}: valid, {count} task{'s' if count != 1 else ''}", highlight=False)
 
 
 @click.group()

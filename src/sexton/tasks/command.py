@@ -8,20 +8,33 @@ import signal
 import subprocess
 import threading
 import time
-from typing import IO
+from typing import IO, Annotated, Any
 
-from pydantic import model_validator
+from pydantic import BeforeValidator, model_validator
 
 from .base import RunContext, Task, TaskFailed, TaskInterrupted, TaskParams, TaskTimedOut
 
 POLL_SECONDS = 0.05  # how often a running command is checked for stop requests and deadlines
 
 
+def _argv_words(value: Any) -> Any:
+    """YAML reads ``[sleep, 30]`` with a number in it: fine. A bare ``true`` is a boolean in
+    YAML, not the program — say so instead of guessing."""
+    if not isinstance(value, list):
+        return value
+    words = []
+    for word in value:
+        if isinstance(word, bool):
+            raise ValueError(f"{word!r} in a command list is a YAML boolean: quote it, e.g. \"true\"")
+        words.append(str(word) if isinstance(word, int | float) else word)
+    return words
+
+
 class CommandTask(Task):
     type = "command"
 
     class Params(TaskParams):
-        command: list[str] | str
+        command: Annotated[list[str], BeforeValidator(_argv_words)] | str
         shell: bool = False
         cwd: str | None = None
         env: dict[str, str] = {}
