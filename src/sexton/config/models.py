@@ -8,8 +8,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from ..checksums import DEFAULT_ALGORITHM, check_algorithm
 from ..durations import parse_duration
 from ..schedule import Cron
+from ..stores import StoreSettings
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 NameList = Annotated[list[str], BeforeValidator(lambda v: [v] if isinstance(v, str) else v)]
@@ -143,7 +145,8 @@ class Settings(Strict):
     env_file: NameList = []
     timezone: str = "UTC"
     api: ApiSettings = ApiSettings()
-    stores: dict[str, dict[str, Any]] = {}
+    stores: dict[str, StoreSettings] = {}
+    checksum: str = DEFAULT_ALGORITHM  # the algorithm new checksums are written in
     history: HistorySettings = HistorySettings()
     worker: WorkerSettings = WorkerSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
@@ -154,3 +157,8 @@ class Settings(Strict):
     @classmethod
     def _timezone(cls, value: str) -> str | None:
         return check_timezone(value)
+
+    @field_validator("checksum")
+    @classmethod
+    def _checksum(cls, value: str) -> str:
+        return check_algorithm(value)

@@ -1,0 +1,5 @@
+"""`python -m sexton` is the `sexton` command."""
+
+from sexton.cli import main
+
+main()

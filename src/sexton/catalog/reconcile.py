@@ -1,0 +1,195 @@
+"""Bringing the catalog up to date with a listing of a store, incrementally and in batches.
+
+Memory stays flat whatever the store's size: the listing is consumed in batches, each
+looked up and written on its own. Finding vanished files needs no set of every name seen:
+the copies the catalog expects are counted, and only when the count disagrees with what
+the listing found is the store listed a second time, stamping each copy, so that the
+unstamped ones can be marked missing. An unchanged rescan therefore writes nothing at all.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from itertools import islice
+
+from sqlalchemy import Engine
+
+from sexton.checksums import Checksum
+from sexton.clock import Clock
+from sexton.db import reading
+from sexton.stores import EntryInfo
+
+from . import scanned
+from .records import CORRUPT, PRESENT, ReconcileReport
+from .scanned import Known, Observed
+from .scope import Scope
+
+# Entries per transaction: large enough that per-statement costs vanish, small enough that a
+# SQLite write lock is held for milliseconds and a batch of names fits in one IN list.
+BATCH_SIZE = 5000
+
+# Hashes a batch of entries; yields each with its checksum, or None if it could not be read.
+Hasher = Callable[[Sequence[EntryInfo]], Iterator[tuple[EntryInfo, Checksum | None]]]
+# Lists the store (again, if a sweep is needed): a callable, because a listing is one-shot.
+Listing = Callable[[], Iterable[EntryInfo]]
+# Told after each batch: entries handled, bytes hashed.
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class ScanPlan:
+    """How to treat a listing of one store."""
+
+    store: str
+    source: str  # written on new files: "scan:STORE", "import:STORE"
+    scope: Scope = Scope()
+    # Entries modified after this POSIX time are still being written: left for a later scan.
+    newer_than_skip: float | None = None
+    hasher: Hasher | None = None  # hash new and changed files now; None: size and mtime only
+    batch_size: int = BATCH_SIZE
+
+
+def reconcile(
+    engine: Engine,
+    clock: Clock,
+    plan: ScanPlan,
+    listing: Listing,
+    progress: Progress = lambda items, nbytes: None,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> tuple[ReconcileReport, bool]:
+    """Apply a listing to the catalog; return what changed and whether the pass completed.
+
+    An incomplete pass (``should_stop``) keeps every batch it wrote but concludes nothing
+    about vanished files.
+    """
+    counts: Counter[str] = Counter()
+    if not _pass(engine, clock, plan, listing(), counts, progress, should_stop, stamp=False):
+        return _report(counts), False
+    with reading(engine) as connection:
+        expected = scanned.count_listed(connection, plan.store, plan.scope)
+    if expected != counts["found"]:
+        # Something the catalog expects was not listed: list again, stamping every copy seen,
+        # then the copies left unstamped are the vanished ones.
+        counts["swept"] = 1
+        sweep_start = clock.now()
+        counts["found"] = 0
+        if not _pass(engine, clock, plan, listing(), counts, progress, should_stop, stamp=True):
+            return _report(counts), False
+        with reading(engine) as connection:
+            for ids in scanned.unseen_since(connection, plan.store, plan.scope, sweep_start):
+                with engine.begin() as writer:
+                    scanned.mark_missing(writer, ids)
+                counts["missing"] += len(ids)
+    return _report(counts), True
+
+
+def _pass(
+    engine: Engine,
+    clock: Clock,
+    plan: ScanPlan,
+    entries: Iterable[EntryInfo],
+    counts: Counter[str],
+    progress: Progress,
+    should_stop: Callable[[], bool],
+    *,
+    stamp: bool,
+) -> bool:
+    """One walk through the listing; ``counts["found"]`` ends as the number of listed copies
+    the catalog now holds as present or corrupt. False if stopped before the end."""
+    remaining = iter(entries)
+    while not should_stop():
+        batch = [e for e in islice(remaining, plan.batch_size) if plan.scope.holds(e.name)]
+        if not batch:
+            return next(remaining, None) is None or _pass(
+                engine, clock, plan, remaining, counts, progress, should_stop, stamp=stamp
+            )
+        hashed_before = counts["hashed_bytes"]
+        _apply_batch(engine, clock, plan, batch, counts, stamp)
+        progress(len(batch), counts["hashed_bytes"] - hashed_before)
+    return False
+
+
+def _apply_batch(
+    engine: Engine,
+    clock: Clock,
+    plan: ScanPlan,
+    batch: list[EntryInfo],
+    counts: Counter[str],
+    stamp: bool,
+) -> None:
+    counts["listed"] += len(batch)
+    with reading(engine) as connection:
+        known = scanned.known_instances(connection, plan.store, [e.name for e in batch])
+    new: list[EntryInfo] = []
+    changed: dict[str, Known] = {}
+    reappeared: list[int] = []
+    unchanged: list[int] = []
+    for entry in batch:
+        record = known.get(entry.name)
+        listed = record is not None and record.state in (PRESENT, CORRUPT)
+        if _too_young(plan, entry) and (record is None or _differs(record, entry)):
+            counts["too_young"] += 1
+            counts["found"] += listed
+        elif record is None:
+            new.append(entry)
+        elif _differs(record, entry):
+            changed[entry.name] = record
+        elif listed:
+            unchanged.append(record.instance_id)
+            counts["found"] += 1
+        else:
+            reappeared.append(record.instance_id)
+    observed = list(_observe(plan, [*new, *(e for e in batch if e.name in changed)], counts))
+    added = [o for o in observed if o.entry.name not in changed]
+    rewritten = [(changed[o.entry.name], o) for o in observed if o.entry.name in changed]
+    counts["found"] += len(observed) + len(reappeared)
+    counts["new"] += len(added)
+    counts["changed"] += len(rewritten)
+    counts["reappeared"] += len(reappeared)
+    if not (added or rewritten or reappeared or (stamp and unchanged)):
+        return  # an unchanged batch costs one read and no write
+    now = clock.now()
+    with engine.begin() as connection:
+        scanned.add_new(connection, plan.store, added, now, plan.source)
+        scanned.record_changed(connection, rewritten, now)
+        scanned.record_seen(connection, reappeared, now, reappeared=True)
+        if stamp:
+            scanned.record_seen(connection, unchanged, now, reappeared=False)
+
+
+def _observe(plan: ScanPlan, entries: list[EntryInfo], counts: Counter[str]) -> Iterator[Observed]:
+    """The entries with their checksums when hashing; unreadable ones are left out."""
+    if plan.hasher is None or not entries:
+        yield from (Observed(e, None) for e in entries)
+        return
+    for entry, checksum in plan.hasher(entries):
+        if checksum is None:
+            counts["unreadable"] += 1
+            continue
+        counts["hashed_bytes"] += entry.size
+        yield Observed(entry, checksum)
+
+
+def _differs(record: Known, entry: EntryInfo) -> bool:
+    return record.size != entry.size or record.mtime != entry.mtime
+
+
+def _too_young(plan: ScanPlan, entry: EntryInfo) -> bool:
+    limit = plan.newer_than_skip
+    return limit is not None and entry.mtime is not None and entry.mtime > limit
+
+
+def _report(counts: Counter[str]) -> ReconcileReport:
+    return ReconcileReport(
+        listed=counts["listed"],
+        new=counts["new"],
+        changed=counts["changed"],
+        reappeared=counts["reappeared"],
+        missing=counts["missing"],
+        too_young=counts["too_young"],
+        unreadable=counts["unreadable"],
+        hashed_bytes=counts["hashed_bytes"],
+        swept=bool(counts["swept"]),
+    )

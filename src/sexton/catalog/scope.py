@@ -1,0 +1,40 @@
+"""Which of a store's files a scan looks after: prefixes, then include and exclude globs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+
+from sexton.stores import safe_name
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Globs match the whole name relative to the store root, and ``*`` crosses ``/``, so
+    ``*.warc.gz`` matches at any depth. Matching is case-sensitive on every platform."""
+
+    prefixes: tuple[str, ...] = ()
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+    @classmethod
+    def of(
+        cls, prefixes: Sequence[str] = (), include: Sequence[str] = (), exclude: Sequence[str] = ()
+    ) -> Scope:
+        """A scope with each prefix checked like a file name (no ``..``, not absolute)."""
+        return cls(
+            tuple(safe_name(p.rstrip("/")) for p in prefixes), tuple(include), tuple(exclude)
+        )
+
+    @property
+    def has_globs(self) -> bool:
+        return bool(self.include or self.exclude)
+
+    def holds(self, name: str) -> bool:
+        """Whether a file of this name is in scope."""
+        if self.prefixes and not any(name.startswith(p + "/") for p in self.prefixes):
+            return False
+        if self.include and not any(fnmatchcase(name, g) for g in self.include):
+            return False
+        return not any(fnmatchcase(name, g) for g in self.exclude)

@@ -1,0 +1,126 @@
+"""The catalog's tables: files, their instances on stores, marks, damage and transfers.
+
+On the same ``metadata`` as the engine's tables, so one Alembic history covers both.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+from .tables import metadata
+from .types import UTCDateTime
+
+files = Table(
+    "files",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    # For scanned files: the path relative to the store root, the same on every store.
+    Column("name", Text, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    # ``algo:hex``; NULL until the file is first hashed (scan with checksum_new, or fixity).
+    Column("checksum", String(200)),
+    Column("created_at", UTCDateTime),  # the file's mtime when first seen
+    Column("ingested_at", UTCDateTime, nullable=False),
+    Column("source", String(200)),  # how it came in: "scan:STORE", "import:STORE", ...
+    Column("metadata", JSON, key="meta"),
+    UniqueConstraint("name", name="uq_files_name"),
+)
+# `needs` walks files newest first and stops at its limit.
+Index("ix_files_created_at", files.c.created_at, files.c.id)
+
+instances = Table(
+    "instances",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("file_id", Integer, ForeignKey("files.id", ondelete="CASCADE"), nullable=False),
+    Column("store", String(200), nullable=False),
+    Column("path", Text, nullable=False),
+    Column("state", String(16), nullable=False),  # present | missing | corrupt | deleted
+    Column("deletion_policy", String(32), nullable=False, server_default=text("'disallowed'")),
+    Column("size_seen", BigInteger),
+    Column("mtime_seen", Float),  # POSIX seconds as the store reported them; compared exactly
+    # Set when a rescan found another size or mtime than the one recorded.
+    Column("changed_at", UTCDateTime),
+    # When a listing last confirmed the copy row by row: on arrival, on change, and during a
+    # sweep for vanished files (not on every rescan: that would rewrite every row).
+    Column("seen_at", UTCDateTime),
+    Column("verified_at", UTCDateTime),
+    Column("verified_checksum", String(200)),
+    UniqueConstraint("store", "path", name="uq_instances_store_path"),
+)
+Index("ix_instances_file_id", instances.c.file_id)
+# "instances of store S in state X" (stats, ls --state, needs --store) without a table scan.
+Index("ix_instances_store_state", instances.c.store, instances.c.state, instances.c.file_id)
+
+marks = Table(
+    "marks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("file_id", Integer, ForeignKey("files.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(200), nullable=False),
+    # '' for a mark without a value: NULLs would slip past the unique constraint.
+    Column("value", String(500), nullable=False, server_default=text("''")),
+    Column("marked_at", UTCDateTime, nullable=False),
+    # Also the index `needs` probes: "has this file got mark M (with value V)?"
+    UniqueConstraint("file_id", "name", "value", name="uq_marks_file_id"),
+)
+Index("ix_marks_name_value", marks.c.name, marks.c.value)
+
+corrupt_files = Table(
+    "corrupt_files",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("file_id", Integer, ForeignKey("files.id", ondelete="CASCADE"), nullable=False),
+    Column("instance_id", Integer, ForeignKey("instances.id", ondelete="SET NULL")),
+    Column("store", String(200), nullable=False),
+    Column("count", Integer, nullable=False, server_default=text("1")),  # times damage was seen
+    Column("first_seen", UTCDateTime, nullable=False),
+    Column("last_seen", UTCDateTime, nullable=False),
+    Column("expected", String(200)),
+    Column("actual", String(200)),
+)
+Index("ix_corrupt_files_file_id", corrupt_files.c.file_id)
+
+# Copies held by another site, counted towards `number_of_copies` only once confirmed.
+remote_instances = Table(
+    "remote_instances",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("file_id", Integer, ForeignKey("files.id", ondelete="CASCADE"), nullable=False),
+    Column("site", String(200), nullable=False),
+    Column("store", String(200), nullable=False),
+    Column("checksum", String(200)),  # as the destination verified it; NULL until confirmed
+    Column("confirmed_at", UTCDateTime),
+    UniqueConstraint("file_id", "site", "store", name="uq_remote_instances_file_id"),
+)
+
+transfers = Table(
+    "transfers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("file_id", Integer, ForeignKey("files.id", ondelete="CASCADE"), nullable=False),
+    Column("direction", String(8), nullable=False),  # outgoing | incoming
+    Column("site", String(200), nullable=False),  # the other end
+    # initiated -> ongoing -> staged -> completed | failed | cancelled
+    Column("state", String(16), nullable=False),
+    Column("batch", String(200)),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+    Column("error", Text),
+)
+Index("ix_transfers_file_id", transfers.c.file_id)
+Index("ix_transfers_state", transfers.c.state, transfers.c.site)
