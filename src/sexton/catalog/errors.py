@@ -11,8 +11,11 @@ class UnknownFile(CatalogError):
     """No file of that name in the catalog."""
 
 
-class UnknownStore(CatalogError):
-    """No store of that name in the config."""
+class UnknownStore(CatalogError, KeyError):
+    """No store of that name in the config (a KeyError too, so ``in`` works on mappings)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
 
 
 class BadListing(CatalogError):

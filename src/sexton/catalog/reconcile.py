@@ -100,13 +100,13 @@ def _pass(
     the catalog now holds as present or corrupt. False if stopped before the end."""
     remaining = iter(entries)
     while not should_stop():
-        batch = [e for e in islice(remaining, plan.batch_size) if plan.scope.holds(e.name)]
-        if not batch:
-            return next(remaining, None) is None or _pass(
-                engine, clock, plan, remaining, counts, progress, should_stop, stamp=stamp
-            )
+        listed = list(islice(remaining, plan.batch_size))
+        if not listed:
+            return True
         hashed_before = counts["hashed_bytes"]
-        _apply_batch(engine, clock, plan, batch, counts, stamp)
+        batch = [e for e in listed if plan.scope.holds(e.name)]
+        if batch:
+            _apply_batch(engine, clock, plan, batch, counts, stamp)
         progress(len(batch), counts["hashed_bytes"] - hashed_before)
     return False
 

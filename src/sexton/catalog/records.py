@@ -114,10 +114,10 @@ class ListedFile:
 
 @dataclass(frozen=True, slots=True)
 class NeededFile:
-    """A file that lacks a mark, with its path on the store asked about (if one was)."""
+    """A file that lacks a mark, with its path on the store asked about (else its name)."""
 
     file: FileRecord
-    path: str | None
+    path: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +128,12 @@ class StoreStats:
     enabled: bool
 
     def to_json(self) -> dict[str, Any]:
-        return {"files": self.files, "bytes": self.bytes, "free": self.free, "enabled": self.enabled}
+        return {
+            "files": self.files,
+            "bytes": self.bytes,
+            "free": self.free,
+            "enabled": self.enabled,
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,7 +56,10 @@ def known_instances(connection: Connection, store: str, names: Sequence[str]) ->
         instances.c.mtime_seen,
         instances.c.state,
     ).where(instances.c.store == store, instances.c.path.in_(names))
-    return {row.path: Known(row.id, row.size_seen, row.mtime_seen, row.state) for row in connection.execute(query)}
+    return {
+        row.path: Known(row.id, row.size_seen, row.mtime_seen, row.state)
+        for row in connection.execute(query)
+    }
 
 
 def add_new(
@@ -88,7 +91,8 @@ def add_new(
         ],
     )
     names = [o.entry.name for o in batch]
-    ids = dict(connection.execute(select(files.c.name, files.c.id).where(files.c.name.in_(names))).tuples())
+    query = select(files.c.name, files.c.id).where(files.c.name.in_(names))
+    ids: dict[str, int] = dict(connection.execute(query).all())
     new_copies = insert_for(connection, instances)
     # Another listing of this store may have recorded the copy since our lookup: then this
     # observation, the newer one, replaces its figures.
@@ -181,7 +185,9 @@ def record_seen(
 def count_listed(connection: Connection, store: str, scope: Scope) -> int:
     """Copies on ``store`` in scope that a complete listing should find."""
     if scope.has_globs:  # globs have no SQL equivalent on both databases: filter here
-        return sum(1 for _id, path in _listed_rows(connection, store, scope, None) if scope.holds(path))
+        return sum(
+            1 for _id, path in _listed_rows(connection, store, scope, None) if scope.holds(path)
+        )
     query = select(func.count()).select_from(instances).where(*_listed_filter(store, scope, None))
     return int(connection.execute(query).scalar_one())
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from .catalog import catalog
 from .demo import demo
 from .runs import cancel, clear, done, ping, run_command, runs, trigger
 from .service import scheduler, serve_command, worker
@@ -33,5 +34,6 @@ for command in (
     ping,
     done,
     db,
+    catalog,
 ):
     main.add_command(command)

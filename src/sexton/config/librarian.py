@@ -26,7 +26,7 @@ def is_librarian_format(value: Any) -> bool:
 
 def librarian_tasks(document: Document) -> list[tuple[dict[str, Any], tuple[str | int, ...]]]:
     """Each task as Sexton settings, with the path it has in the file (for messages)."""
-    tasks = []
+    tasks: list[tuple[dict[str, Any], tuple[str | int, ...]]] = []
     for task_type, items in document.value.items():
         for index, item in enumerate(items):
             settings = {"name" if key == "task_name" else key: v for key, v in item.items()}

@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ValidationError
@@ -25,8 +25,11 @@ COMMON_KEYS = set(TaskSettings.model_fields)
 class TaskType(Protocol):
     """What the loader needs of a task type: its parameter model and default executor."""
 
-    Params: ClassVar[type[BaseModel]]
-    executor: ClassVar[str]
+    @property
+    def Params(self) -> type[BaseModel]: ...  # noqa: N802 - the task classes' attribute name
+
+    @property
+    def executor(self) -> str: ...
 
 
 # Given a task type's name, the type, or None when no such type is installed.

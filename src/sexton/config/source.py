@@ -68,9 +68,9 @@ def read_document(path: Path) -> Document:
         tree = YAML(typ="rt").load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
+        where = mark.line + 1 if mark else None
         message = f"invalid YAML: {exc.problem or exc.context}"
-        raise ConfigError([Problem(name, line, "", message)]) from None
+        raise ConfigError([Problem(name, where, "", message)]) from None
     except YAMLError as exc:
         raise ConfigError([Problem(name, None, "", f"invalid YAML: {exc}")]) from None
     document = Document(name, None)

@@ -11,6 +11,7 @@ from collections.abc import Collection, Iterable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, Select, and_, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -39,7 +40,7 @@ class Refusal:
     skip: bool
 
 
-def _candidates_query() -> Select[tuple[int, str, int]]:
+def _candidates_query() -> Select[Any]:
     """Due queued runs of the given tasks whose task has a free lane, oldest first.
 
     Built once: claims are the hottest query of a busy worker.
@@ -86,9 +87,18 @@ def claim_next(
     candidates = connection.execute(
         CANDIDATES, {"executor": executor, "now": now, "tasks": list(tasks)}
     ).all()
-    for run_id, task, concurrency in candidates:
-        rule = rules.get(task, ClaimRules())
-        run = start(connection, run_id, task, concurrency, worker, now, lease, rule)
+    for candidate in candidates:
+        rule = rules.get(candidate.task, ClaimRules())
+        run = start(
+            connection,
+            candidate.id,
+            candidate.task,
+            candidate.concurrency,
+            worker,
+            now,
+            lease,
+            rule,
+        )
         if run is not None:
             return run
     return None

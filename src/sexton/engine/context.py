@@ -7,12 +7,15 @@ import threading
 from collections import deque
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Engine
 
+from ..catalog import Catalog, OpenStores
 from ..clock import Clock
 from ..config import Config, TaskSpec
+from ..stores import Store
 from .record import Run
 
 LOG_TAIL_LINES = 200  # what `sexton runs show` displays; the full output is the task's business
@@ -61,6 +64,15 @@ class EngineRunContext:
         self._on_progress = on_progress
         self._on_event = on_event
         self.exit_code: int | None = None
+
+    @cached_property
+    def catalog(self) -> Catalog:
+        return Catalog(self.engine, self.clock, self.config.settings.checksum)
+
+    @cached_property
+    def stores(self) -> Mapping[str, Store]:
+        """The configured stores, each connected on first use."""
+        return OpenStores(self.config.settings.stores)
 
     def now(self) -> datetime:
         return self.clock.now()

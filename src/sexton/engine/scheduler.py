@@ -102,7 +102,7 @@ class Scheduler:
                 return
             catch_up = spec.settings.catch_up
             if catch_up == "all":
-                slots = []
+                slots: list[datetime] = []
                 slot = schedule.next_after(last)
                 while slot <= now and len(slots) < CATCH_UP_ALL_LIMIT:
                     slots.append(slot)

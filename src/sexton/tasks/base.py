@@ -5,9 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from ..catalog import Catalog
+    from ..stores import Store
 
 
 class TaskParams(BaseModel):
@@ -44,6 +48,14 @@ class RunContext(Protocol):
     kill_grace: float  # seconds between SIGTERM and SIGKILL when ending a process
     exit_code: int | None  # a command's exit status, recorded on the run
 
+    @property
+    def catalog(self) -> Catalog:
+        """Files, their copies and marks, in the run's database."""
+
+    @property
+    def stores(self) -> Mapping[str, Store]:
+        """The configured stores by name, each connected on first use."""
+
     def should_stop(self) -> bool:
         """True once the soft timeout passed, the run was cancelled or the service stops."""
 
@@ -66,8 +78,8 @@ class RunContext(Protocol):
 class Task:
     """Base of every task type. Built-ins register through ``sexton.tasks`` entry points too."""
 
-    type: ClassVar[str]
     Params: ClassVar[type[TaskParams]] = TaskParams
+    type: ClassVar[str]
     # Where runs of this type happen unless a task says otherwise (DESIGN §2, executor).
     executor: ClassVar[str] = "local"
 

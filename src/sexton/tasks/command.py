@@ -6,15 +6,35 @@ import os
 import shlex
 import signal
 import subprocess
+import tempfile
 import threading
 import time
-from typing import IO, Annotated, Any
+from collections.abc import Sequence
+from typing import IO, Annotated, Any, Literal
 
-from pydantic import BeforeValidator, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
+from ..catalog import NeededFile, UnknownStore
+from ..stores import Store
+from ..stores.local import LocalStore
 from .base import RunContext, Task, TaskFailed, TaskInterrupted, TaskParams, TaskTimedOut
 
 POLL_SECONDS = 0.05  # how often a running command is checked for stop requests and deadlines
+
+# Placeholders a `for_each_file` command may use: a file listing the batch's paths one per
+# line, and the paths themselves as separate arguments.
+PATHS_FILE = "{paths_file}"
+PATHS = "{paths}"
+
+
+class ForEachFile(TaskParams):
+    """Run the command once per batch of files on ``store`` that lack mark ``needs``."""
+
+    store: str
+    needs: str
+    value: str | None = None  # the mark's value; files with the mark but another value need it
+    batch: int = Field(100, ge=1)
+    order: Literal["newest", "oldest"] = "newest"
 
 
 def _argv_words(value: Any) -> Any:
@@ -25,7 +45,7 @@ def _argv_words(value: Any) -> Any:
     words = []
     for word in value:
         if isinstance(word, bool):
-            raise ValueError(f"{word!r} in a command list is a YAML boolean: quote it, e.g. \"true\"")
+            raise ValueError(f'{word!r} in a command list is a YAML boolean: quote it, e.g. "true"')
         words.append(str(word) if isinstance(word, int | float) else word)
     return words
 
@@ -38,11 +58,21 @@ class CommandTask(Task):
         shell: bool = False
         cwd: str | None = None
         env: dict[str, str] = {}
+        for_each_file: ForEachFile | None = None
 
         @model_validator(mode="after")
         def _not_empty(self) -> CommandTask.Params:
             if not self.command or (isinstance(self.command, str) and not self.command.strip()):
                 raise ValueError("command must not be empty")
+            argv = self.argv()
+            uses = any(PATHS_FILE in part or PATHS in part for part in argv)
+            if uses and self.for_each_file is None:
+                raise ValueError(f"{PATHS_FILE} and {PATHS} need for_each_file")
+            if any(PATHS in part and part != PATHS for part in argv):
+                raise ValueError(
+                    f"{PATHS} must be a whole argument of its own (use {PATHS_FILE} in a "
+                    "shell command)"
+                )
             return self
 
         def argv(self) -> list[str]:
@@ -52,40 +82,93 @@ class CommandTask(Task):
 
     def run(self, ctx: RunContext) -> None:
         params: CommandTask.Params = ctx.params
-        environment = {**os.environ, **ctx.env, **params.env}
-        try:
-            process = subprocess.Popen(
-                params.argv(),
-                cwd=params.cwd,
-                env=environment,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group, so we can end the whole tree
-            )
-        except OSError as exc:
-            raise TaskFailed(f"cannot start {params.argv()[0]!r}: {exc.strerror}") from None
-        reader = threading.Thread(target=_copy_output, args=(process.stdout, ctx), daemon=True)
-        reader.start()
-        stop_requested = False
-        while process.poll() is None:
-            deadline = ctx.hard_deadline()
-            if deadline is not None and ctx.now() >= deadline:
-                end_process_group(process, ctx.kill_grace)
-                reader.join(1)
-                raise TaskTimedOut("killed at its hard timeout")
-            if ctx.should_stop() and not stop_requested:
-                stop_requested = True
-                threading.Thread(
-                    target=end_process_group, args=(process, ctx.kill_grace), daemon=True
-                ).start()
-            time.sleep(POLL_SECONDS)
-        reader.join(1)
-        ctx.exit_code = process.returncode
-        if stop_requested:
-            raise TaskInterrupted(f"ended on request (exit status {process.returncode})")
-        if process.returncode != 0:
-            raise TaskFailed(f"exit code {process.returncode}")
+        if params.for_each_file is None:
+            run_command(params.argv(), ctx)
+        else:
+            for_each_batch(params.argv(), params.for_each_file, ctx)
+
+
+def for_each_batch(argv: list[str], each: ForEachFile, ctx: RunContext) -> None:
+    """Run the command per batch of files needing the mark; mark a batch only on exit 0.
+
+    A failed batch marks nothing and fails the run, so the next run retries exactly the files
+    not yet done. Stops between batches when asked to.
+    """
+    try:
+        store = ctx.stores[each.store]
+    except UnknownStore as exc:
+        raise TaskFailed(str(exc)) from None
+    mark, value = each.needs, each.value or ""
+    while True:
+        batch = ctx.catalog.needs(mark, each.value, each.store, limit=each.batch, order=each.order)
+        if not batch:
+            return
+        if ctx.should_stop():
+            raise TaskInterrupted(f"stopped between batches; files still needing {mark!r} remain")
+        paths = [_path_on(store, needed) for needed in batch]
+        with tempfile.NamedTemporaryFile(
+            "w", encoding="utf-8", errors="surrogateescape", prefix="sexton-paths-", suffix=".txt"
+        ) as listing:
+            listing.write("".join(f"{p}\n" for p in paths))
+            listing.flush()
+            run_command(_substitute(argv, listing.name, paths), ctx)
+        ctx.catalog.mark([n.file.id for n in batch], mark, value)
+        ctx.progress(items=len(batch), bytes=sum(n.file.size for n in batch))
+
+
+def _path_on(store: Store, needed: NeededFile) -> str:
+    """What the command is given: a local path, or the file's URL on other stores."""
+    path = store.path(needed.path)
+    return path if isinstance(store, LocalStore) else store.fs.unstrip_protocol(path)
+
+
+def _substitute(argv: Sequence[str], paths_file: str, paths: list[str]) -> list[str]:
+    substituted: list[str] = []
+    for part in argv:
+        if part == PATHS:
+            substituted += paths
+        else:
+            substituted.append(part.replace(PATHS_FILE, paths_file))
+    return substituted
+
+
+def run_command(argv: list[str], ctx: RunContext) -> None:
+    """Run one command to its end; raise unless it exits 0."""
+    params: CommandTask.Params = ctx.params
+    environment = {**os.environ, **ctx.env, **params.env}
+    try:
+        process = subprocess.Popen(
+            argv,
+            cwd=params.cwd,
+            env=environment,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, so we can end the whole tree
+        )
+    except OSError as exc:
+        raise TaskFailed(f"cannot start {argv[0]!r}: {exc.strerror}") from None
+    reader = threading.Thread(target=_copy_output, args=(process.stdout, ctx), daemon=True)
+    reader.start()
+    stop_requested = False
+    while process.poll() is None:
+        deadline = ctx.hard_deadline()
+        if deadline is not None and ctx.now() >= deadline:
+            end_process_group(process, ctx.kill_grace)
+            reader.join(1)
+            raise TaskTimedOut("killed at its hard timeout")
+        if ctx.should_stop() and not stop_requested:
+            stop_requested = True
+            threading.Thread(
+                target=end_process_group, args=(process, ctx.kill_grace), daemon=True
+            ).start()
+        time.sleep(POLL_SECONDS)
+    reader.join(1)
+    ctx.exit_code = process.returncode
+    if stop_requested:
+        raise TaskInterrupted(f"ended on request (exit status {process.returncode})")
+    if process.returncode != 0:
+        raise TaskFailed(f"exit code {process.returncode}")
 
 
 def _copy_output(stream: IO[bytes] | None, ctx: RunContext) -> None:

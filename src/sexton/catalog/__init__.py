@@ -1,0 +1,52 @@
+"""The catalog: files, their copies (instances) on stores, and their processing marks."""
+
+from __future__ import annotations
+
+from .catalog import Catalog
+from .errors import BadListing, CatalogError, UnknownFile, UnknownStore
+from .reconcile import BATCH_SIZE, Hasher, ScanPlan
+from .records import (
+    CORRUPT,
+    DELETED,
+    MISSING,
+    PRESENT,
+    STATES,
+    CatalogStats,
+    FileDetail,
+    FileRecord,
+    InstanceRecord,
+    ListedFile,
+    MarkRecord,
+    NeededFile,
+    ReconcileReport,
+    StoreStats,
+)
+from .scope import Scope
+from .stores import OpenStores
+
+__all__ = [
+    "BATCH_SIZE",
+    "CORRUPT",
+    "DELETED",
+    "MISSING",
+    "PRESENT",
+    "STATES",
+    "BadListing",
+    "Catalog",
+    "CatalogError",
+    "CatalogStats",
+    "FileDetail",
+    "FileRecord",
+    "Hasher",
+    "InstanceRecord",
+    "ListedFile",
+    "MarkRecord",
+    "NeededFile",
+    "OpenStores",
+    "ReconcileReport",
+    "ScanPlan",
+    "Scope",
+    "StoreStats",
+    "UnknownFile",
+    "UnknownStore",
+]

@@ -1,0 +1,160 @@
+"""The catalog as tasks and the CLI use it: one object over the database, one transaction
+per call (or per batch, for listings)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, select
+
+from sexton.checksums import DEFAULT_ALGORITHM
+from sexton.clock import Clock
+from sexton.db import reading
+from sexton.db.catalog_tables import files
+from sexton.stores import Store, StoreSettings, UnsafePath, safe_name
+
+from . import browse, marks
+from .errors import CatalogError, UnknownFile, UnknownStore
+from .listing import read_listing, root_of
+from .marks import ORDERS, Order
+from .reconcile import Listing, Progress, ScanPlan, reconcile
+from .records import STATES, CatalogStats, FileDetail, ListedFile, NeededFile, ReconcileReport
+from .stats import catalog_stats
+
+# Names resolved per query when marking by name: well under every database's parameter limit.
+NAME_BATCH = 1000
+
+FileRefs = Sequence[int] | Sequence[str]  # file ids, or names
+
+
+class Catalog:
+    """Files, their copies on stores, and their marks.
+
+    ``checksum`` is the algorithm new checksums are written in (the config's ``checksum:``).
+    """
+
+    def __init__(self, engine: Engine, clock: Clock, checksum: str = DEFAULT_ALGORITHM) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.checksum = checksum
+
+    # -- listings ------------------------------------------------------------------------
+
+    def reconcile(
+        self,
+        plan: ScanPlan,
+        listing: Listing,
+        progress: Progress = lambda items, nbytes: None,
+        should_stop: Callable[[], bool] = lambda: False,
+    ) -> tuple[ReconcileReport, bool]:
+        """Bring the catalog up to date with a listing (see ``reconcile``)."""
+        return reconcile(self.engine, self.clock, plan, listing, progress, should_stop)
+
+    def import_listing(
+        self, store: str, path: Path, stores: Mapping[str, StoreSettings]
+    ) -> ReconcileReport:
+        """Apply a ``hadoop fs -ls -R`` or JSON-lines listing of ``store`` like a scan.
+
+        The file is checked to the end before anything is written, so a bad line changes
+        nothing.
+        """
+        if store not in stores:
+            raise UnknownStore(f"no store named {store!r} in the config")
+        root = root_of(stores[store].url)
+        try:
+            for _entry in read_listing(path, root):
+                pass
+        except OSError as exc:
+            raise CatalogError(f"cannot read {path}: {exc.strerror or exc}") from None
+        plan = ScanPlan(store=store, source=f"import:{store}")
+        report, _complete = self.reconcile(plan, lambda: read_listing(path, root))
+        return report
+
+    # -- marks ---------------------------------------------------------------------------
+
+    def needs(
+        self,
+        mark: str,
+        value: str | None = None,
+        store: str | None = None,
+        newer_than: datetime | None = None,
+        limit: int | None = None,
+        order: Order = "newest",
+    ) -> list[NeededFile]:
+        """Files without ``mark`` (or without ``mark=value``), newest first, at most ``limit``.
+
+        With ``store``, only files with a present copy there, each with its path on it.
+        """
+        if order not in ORDERS:
+            raise CatalogError(f"bad order {order!r}: expected one of {', '.join(ORDERS)}")
+        query = marks.needs_query(marks.check_mark(mark), value, store, newer_than, order)
+        with reading(self.engine) as connection:
+            return marks.needed(connection, query.limit(limit))
+
+    def mark(self, refs: FileRefs, mark: str, value: str = "") -> None:
+        """Mark files, by id or by name; call only once the work the mark stands for is done."""
+        marks.check_mark(mark)
+        with self.engine.begin() as connection:
+            ids = self._ids(connection, refs)
+            marks.add_marks(connection, ids, mark, value, self.clock.now())
+
+    def unmark(self, refs: FileRefs, mark: str, value: str | None = None) -> int:
+        """Remove ``mark`` (every value, or only ``value``); returns how many marks went."""
+        marks.check_mark(mark)
+        with self.engine.begin() as connection:
+            return marks.remove_marks(connection, self._ids(connection, refs), mark, value)
+
+    # -- looking ---------------------------------------------------------------------------
+
+    def show(self, name: str) -> FileDetail:
+        with reading(self.engine) as connection:
+            found = browse.detail(connection, _checked(name))
+        if found is None:
+            raise UnknownFile(f"no file named {name!r} in the catalog")
+        return found
+
+    def ls(
+        self,
+        store: str | None = None,
+        needs: tuple[str, str | None] | None = None,
+        state: str | None = None,
+        limit: int | None = None,
+    ) -> Iterator[ListedFile]:
+        """Copies by file name (files without copies too, unless filtered by store or state)."""
+        if state is not None and state not in STATES:
+            raise CatalogError(f"bad state {state!r}: expected one of {', '.join(STATES)}")
+        lacking = None
+        if needs is not None:
+            mark, value = needs
+            lacking = marks.needs_query(marks.check_mark(mark), value, None, None, "newest")
+        query = browse.listing_query(store, state, lacking, limit)
+        with reading(self.engine) as connection:
+            yield from browse.listed(connection, query)
+
+    def stats(self, stores: Mapping[str, Store]) -> CatalogStats:
+        with reading(self.engine) as connection:
+            return catalog_stats(connection, stores)
+
+    # -- names -----------------------------------------------------------------------------
+
+    def _ids(self, connection: Connection, refs: FileRefs) -> list[int]:
+        names = [r for r in refs if isinstance(r, str)]
+        ids = [r for r in refs if isinstance(r, int)]
+        for start in range(0, len(names), NAME_BATCH):
+            chunk = [_checked(n) for n in names[start : start + NAME_BATCH]]
+            query = select(files.c.name, files.c.id).where(files.c.name.in_(chunk))
+            found: dict[str, int] = dict(connection.execute(query).all())
+            for name in chunk:
+                if name not in found:
+                    raise UnknownFile(f"no file named {name!r} in the catalog")
+                ids.append(found[name])
+        return ids
+
+
+def _checked(name: str) -> str:
+    try:
+        return safe_name(name)
+    except UnsafePath as exc:
+        raise CatalogError(str(exc)) from None

@@ -1,0 +1,103 @@
+"""Processing marks: which files still need a step, and recording that the step was done.
+
+A mark is written only after the work succeeded (DESIGN §5.4); the caller decides when.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import Connection, Select, delete, select
+
+from sexton.db.catalog_tables import files, instances, marks
+
+from .errors import CatalogError
+from .records import PRESENT, FileRecord, NeededFile
+from .upsert import insert_for
+
+Order = Literal["newest", "oldest"]
+ORDERS: tuple[Order, ...] = ("newest", "oldest")
+
+FILE_COLUMNS = (
+    files.c.id,
+    files.c.name,
+    files.c.size,
+    files.c.checksum,
+    files.c.created_at,
+    files.c.ingested_at,
+    files.c.source,
+)
+
+
+def check_mark(name: str) -> str:
+    """A mark name is non-empty text without ``=`` (the CLI writes ``MARK=VALUE``)."""
+    if not name or not name.strip() or "=" in name or any(ord(c) < 32 for c in name):
+        raise CatalogError(f"bad mark name {name!r}: expected a non-empty name without '='")
+    return name
+
+
+def needs_query(
+    mark: str,
+    value: str | None,
+    store: str | None,
+    newer_than: datetime | None,
+    order: Order,
+) -> Select[Any]:
+    """Files without ``mark`` (or without ``mark=value``), optionally those present on ``store``.
+
+    The anti-join probes the marks' unique index (file_id, name, value) per file, walking files
+    in ``created_at`` order, so a bounded query stops after ``limit`` files however many exist.
+    """
+    has_mark = select(marks.c.id).where(marks.c.file_id == files.c.id, marks.c.name == mark)
+    if value is not None:
+        has_mark = has_mark.where(marks.c.value == value)
+    query = select(*FILE_COLUMNS, instances.c.path if store else files.c.name.label("path"))
+    query = query.where(~has_mark.exists())
+    if store is not None:
+        query = query.join(instances, instances.c.file_id == files.c.id).where(
+            instances.c.store == store, instances.c.state == PRESENT
+        )
+    if newer_than is not None:
+        query = query.where(files.c.created_at > newer_than)
+    if order == "newest":
+        return query.order_by(files.c.created_at.desc().nulls_last(), files.c.id.desc())
+    return query.order_by(files.c.created_at.asc().nulls_last(), files.c.id.asc())
+
+
+def needed(connection: Connection, query: Select[Any]) -> list[NeededFile]:
+    return [NeededFile(file_record(row), row.path) for row in connection.execute(query)]
+
+
+def add_marks(
+    connection: Connection, file_ids: Sequence[int], mark: str, value: str, now: datetime
+) -> None:
+    """Mark files. Marking twice is harmless: the second insert does nothing, even when two
+    runs mark the same file at the same moment (ON CONFLICT, not a check-then-insert)."""
+    if not file_ids:
+        return
+    statement = insert_for(connection, marks).on_conflict_do_nothing(
+        index_elements=[marks.c.file_id, marks.c.name, marks.c.value]
+    )
+    connection.execute(
+        statement,
+        [{"file_id": i, "name": mark, "value": value, "marked_at": now} for i in file_ids],
+    )
+
+
+def remove_marks(
+    connection: Connection, file_ids: Sequence[int], mark: str, value: str | None
+) -> int:
+    """Remove a mark (every value of it, or just ``value``); returns how many went."""
+    statement = delete(marks).where(marks.c.file_id.in_(file_ids), marks.c.name == mark)
+    if value is not None:
+        statement = statement.where(marks.c.value == value)
+    return connection.execute(statement).rowcount
+
+
+def file_record(row: Any) -> FileRecord:
+    """A FileRecord from a row selected with ``FILE_COLUMNS``."""
+    return FileRecord(
+        row.id, row.name, row.size, row.checksum, row.created_at, row.ingested_at, row.source
+    )

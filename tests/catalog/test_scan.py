@@ -1,0 +1,202 @@
+"""The scan task: incremental, marks kept, hashing, scope, min_age, and every backend."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+from conftest import OLD, catalog_of, put, run_task
+
+from sexton.catalog import Catalog, ScanPlan, Scope
+from sexton.checksums import Checksum
+from sexton.stores import open_store
+from support import START
+
+SCAN = "  - {name: scan, type: scan, store: store}\n"
+
+
+def states(catalog: Catalog) -> dict[str, str | None]:
+    return {row.file.name: row.state for row in catalog.ls()}
+
+
+def test_rescan_adds_new_files_flags_changes_and_marks_vanished_ones_missing(
+    archive, store_dir: Path
+):
+    put(store_dir, "a.warc.gz")
+    put(store_dir, "sub/b.warc.gz", b"bb")
+    instance = archive(SCAN)
+    catalog = catalog_of(instance)
+    assert run_task(instance, "scan") == "succeeded"
+    assert states(catalog) == {"a.warc.gz": "present", "sub/b.warc.gz": "present"}
+    assert catalog.show("sub/b.warc.gz").file.size == 2
+
+    (store_dir / "a.warc.gz").unlink()
+    put(store_dir, "sub/b.warc.gz", b"bigger", mtime=OLD + 60)
+    put(store_dir, "c.warc.gz")
+    assert run_task(instance, "scan") == "succeeded"
+    assert states(catalog) == {
+        "a.warc.gz": "missing",
+        "c.warc.gz": "present",
+        "sub/b.warc.gz": "present",
+    }
+    changed = catalog.show("sub/b.warc.gz")
+    assert changed.file.size == 6
+    assert changed.instances[0].changed_at == START
+    assert changed.instances[0].mtime_seen == OLD + 60
+
+    put(store_dir, "a.warc.gz")  # back again
+    assert run_task(instance, "scan") == "succeeded"
+    assert states(catalog)["a.warc.gz"] == "present"
+
+
+def test_marks_survive_rescans_and_rewrites(archive, store_dir: Path):
+    put(store_dir, "a.warc.gz")
+    instance = archive(SCAN)
+    catalog = catalog_of(instance)
+    run_task(instance, "scan")
+    catalog.mark(["a.warc.gz"], "cdx_indexed", "collection")
+    put(store_dir, "a.warc.gz", b"rewritten", mtime=OLD + 1)
+    run_task(instance, "scan")
+    run_task(instance, "scan")
+    marks = catalog.show("a.warc.gz").marks
+    assert [(m.name, m.value) for m in marks] == [("cdx_indexed", "collection")]
+
+
+def test_checksum_new_hashes_new_and_rewritten_files_in_the_chosen_algorithm(
+    archive, store_dir: Path
+):
+    put(store_dir, "a", b"hello")
+    instance = archive(
+        "  - {name: scan, type: scan, store: store, checksum_new: true, checksum: md5}\n"
+    )
+    catalog = catalog_of(instance)
+    run_task(instance, "scan")
+    shown = catalog.show("a")
+    assert shown.file.checksum == f"md5:{hashlib.md5(b'hello').hexdigest()}"
+    assert shown.instances[0].verified_checksum == shown.file.checksum
+    put(store_dir, "a", b"hello again", mtime=OLD + 5)
+    run_task(instance, "scan")
+    assert catalog.show("a").file.checksum == str(
+        Checksum("md5", hashlib.md5(b"hello again").hexdigest())
+    )
+
+
+def test_without_checksum_new_only_size_and_mtime_are_recorded_and_default_algo_is_config(
+    open_instance, store_dir: Path
+):
+    put(store_dir, "a", b"hello")
+    instance = open_instance(
+        f"checksum: blake3\nstores:\n  store: {{url: '{store_dir.as_uri()}'}}\ntasks:\n"
+        "  - {name: plain, type: scan, store: store}\n"
+        "  - {name: hashing, type: scan, store: store, checksum_new: true}\n"
+    )
+    catalog = catalog_of(instance)
+    run_task(instance, "plain")
+    assert catalog.show("a").file.checksum is None
+    put(store_dir, "b", b"hello")
+    run_task(instance, "hashing")
+    assert catalog.show("b").file.checksum.startswith("blake3:")
+
+
+def test_min_age_leaves_files_still_being_written_for_a_later_scan(archive, store_dir: Path):
+    put(store_dir, "old")
+    put(store_dir, "young", mtime=START.timestamp() - 30)
+    instance = archive("  - {name: scan, type: scan, store: store, min_age: 5m}\n")
+    catalog = catalog_of(instance)
+    run_task(instance, "scan")
+    assert set(states(catalog)) == {"old"}
+    instance.clock.advance(START - START.replace(hour=0) + (START.replace(minute=10) - START))
+    run_task(instance, "scan")
+    assert set(states(catalog)) == {"old", "young"}
+
+
+def test_prefixes_and_globs_limit_what_is_scanned_and_what_can_go_missing(
+    archive, store_dir: Path
+):
+    for name in ("in/a.warc.gz", "in/a.cdx", "in/tmp/b.warc.gz", "out/c.warc.gz"):
+        put(store_dir, name)
+    instance = archive(
+        "  - name: scan\n    type: scan\n    store: store\n    prefixes: [in]\n"
+        "    include: ['*.warc.gz']\n    exclude: ['in/tmp/*']\n"
+        "  - {name: all, type: scan, store: store}\n"
+    )
+    catalog = catalog_of(instance)
+    run_task(instance, "scan")
+    assert set(states(catalog)) == {"in/a.warc.gz"}
+    run_task(instance, "all")
+    (store_dir / "out/c.warc.gz").unlink()
+    run_task(instance, "scan")  # out/ is not its business: c is not declared missing by it
+    assert states(catalog)["out/c.warc.gz"] == "present"
+    (store_dir / "in/a.warc.gz").unlink()
+    run_task(instance, "scan")
+    assert states(catalog)["in/a.warc.gz"] == "missing"
+    assert states(catalog)["in/a.cdx"] == "present"
+
+
+def test_many_batches_stream_and_unchanged_rescan_writes_nothing(archive, store_dir: Path):
+    for i in range(23):
+        put(store_dir, f"d{i % 3}/f{i}")
+    instance = archive()
+    catalog = catalog_of(instance)
+    store = open_store("store", instance.config.settings.stores["store"])
+    plan = ScanPlan(store="store", source="scan:store", batch_size=4)
+    report, complete = catalog.reconcile(plan, lambda: store.walk())
+    assert complete and report.new == 23
+    report, _ = catalog.reconcile(plan, lambda: store.walk())
+    assert (report.listed, report.new, report.changed, report.swept) == (23, 0, 0, False)
+    (store_dir / "d1/f4").unlink()
+    report, _ = catalog.reconcile(plan, lambda: store.walk())
+    assert (report.missing, report.swept) == (1, True)
+
+
+def test_a_stopped_scan_keeps_its_batches_and_marks_nothing_missing(archive, store_dir: Path):
+    for i in range(10):
+        put(store_dir, f"f{i}")
+    instance = archive()
+    catalog = catalog_of(instance)
+    store = open_store("store", instance.config.settings.stores["store"])
+    plan = ScanPlan(store="store", source="scan:store", scope=Scope(), batch_size=3)
+    calls = iter(range(100))
+    report, complete = catalog.reconcile(
+        plan, lambda: store.walk(), should_stop=lambda: next(calls) >= 2
+    )
+    assert not complete and report.new == 6 and report.missing == 0
+
+
+def test_unknown_store_fails_the_run_with_a_clear_message(archive):
+    instance = archive("  - {name: scan, type: scan, store: stroe}\n")
+    assert run_task(instance, "scan") == "failed: no store named 'stroe' — did you mean 'store'?"
+
+
+@pytest.mark.parametrize("kind", ["s3", "sftp"])
+def test_scan_of_a_remote_store(kind, request, tmp_path, open_instance):
+    backend = make_remote(kind, request, tmp_path)
+    store = open_store("remote", backend.settings())
+    with store.write("a/one.warc.gz") as w:
+        w.write(b"one")
+    with store.write("two with space.warc.gz") as w:
+        w.write(b"two!")
+    options = repr(backend.options).replace("None", "null")
+    instance = open_instance(
+        f"stores:\n  remote: {{url: '{backend.url}', options: {options}}}\ntasks:\n"
+        "  - {name: scan, type: scan, store: remote, checksum_new: true}\n"
+    )
+    assert run_task(instance, "scan") == "succeeded"
+    catalog = catalog_of(instance)
+    assert {r.file.name: r.file.size for r in catalog.ls(store="remote")} == {
+        "a/one.warc.gz": 3,
+        "two with space.warc.gz": 4,
+    }
+    assert catalog.show("a/one.warc.gz").file.checksum == (
+        f"sha256:{hashlib.sha256(b'one').hexdigest()}"
+    )
+    store.delete("a/one.warc.gz")
+    assert run_task(instance, "scan") == "succeeded"
+    assert catalog.show("a/one.warc.gz").instances[0].state == "missing"
+
+
+def make_remote(kind, request, tmp_path):
+    from stores.conftest import make_backend
+
+    return make_backend(kind, request, tmp_path)
