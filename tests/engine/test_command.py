@@ -114,7 +114,8 @@ def test_soft_timeout_asks_the_command_to_stop_and_records_timed_out(real_instan
 def test_cwd_is_used(real_instance, tmp_path):
     (tmp_path / "marker.txt").write_text("here")
     instance = real_instance(
-        f"tasks:\n  - {{name: look, type: command, command: [cat, marker.txt], cwd: '{tmp_path}'}}\n"
+        "tasks:\n"
+        f"  - {{name: look, type: command, command: [cat, marker.txt], cwd: '{tmp_path}'}}\n"
     )
     assert run_task(instance, "look").log_tail == "here"
 

@@ -88,7 +88,9 @@ def test_default_grace_is_one_period_at_most_a_day(open_instance, clock):
     for name in ("hourly", "weekly"):
         instance.book.ping(name, "success", clock.now(), None)
     clock.advance(timedelta(days=7, hours=12))  # weekly: due 12h ago, grace 1 day
-    statuses = {s.task: s.status for s in Monitor(instance.config, instance.engine).statuses(clock.now())}
+    statuses = {
+        s.task: s.status for s in Monitor(instance.config, instance.engine).statuses(clock.now())
+    }
     assert statuses == {"hourly": "down", "weekly": "late"}
 
 

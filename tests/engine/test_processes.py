@@ -18,10 +18,7 @@ from sexton.db import connect
 from sexton.db.tables import runs
 
 SEXTON = [sys.executable, "-m", "sexton"]
-FAST = (
-    "scheduler: {poll: 0.2s}\n"
-    "worker: {poll: 0.05s, lease: 2s, kill_grace: 1s, concurrency: 2}\n"
-)
+FAST = "scheduler: {poll: 0.2s}\nworker: {poll: 0.05s, lease: 2s, kill_grace: 1s, concurrency: 2}\n"
 
 
 def start(config: Path, *args: str) -> subprocess.Popen[bytes]:
@@ -124,10 +121,14 @@ def test_a_killed_worker_run_is_abandoned_retried_and_the_task_freed(
     assert run.attempt == 2
     engine = connect(pg_only)
     with engine.connect() as connection:
-        moves = connection.execute(
-            sa.text("SELECT to_state FROM run_events WHERE run_id = :id ORDER BY id"),
-            {"id": run.id},
-        ).scalars().all()
+        moves = (
+            connection.execute(
+                sa.text("SELECT to_state FROM run_events WHERE run_id = :id ORDER BY id"),
+                {"id": run.id},
+            )
+            .scalars()
+            .all()
+        )
     engine.dispose()
     assert moves == ["queued", "running", "abandoned", "queued", "running", "succeeded"]
     result = subprocess.run([*SEXTON, "run", "long", "-c", str(config)], capture_output=True)

@@ -315,6 +315,11 @@ def _check_references(
                     problems.append(
                         raw.document.problem((*raw.path, key), "a task cannot name itself")
                     )
+        never_queued = spec.executor in ("manual", "heartbeat")
+        for key in ("after", "at_start"):
+            if never_queued and getattr(spec.settings, key):
+                message = f"a {spec.executor} task is never queued, so it cannot use {key}"
+                problems.append(raw.document.problem((*raw.path, key), message))
 
 
 def _database_url(settings: Settings, base: Path, environ: Mapping[str, str]) -> str:

@@ -32,6 +32,9 @@ from .states import (
     UNSUCCESSFUL,
 )
 
+# Executors whose runs wait in the queue for a worker or another service to claim them.
+QUEUED_EXECUTORS = ("local", "external")
+
 
 class RunRefused(Exception):
     """A run cannot be started or recorded now; the message says why, for the user."""
@@ -65,6 +68,9 @@ class RunBook:
     def queue(self, task: str, reason: str, now: datetime) -> Run:
         """Queue a run now (`sexton trigger`, the API, `after`, `at_start`)."""
         spec = self.config.task(task)
+        if spec.executor not in QUEUED_EXECUTORS:
+            how = "sexton done" if spec.executor == "manual" else "sexton ping"
+            raise RunRefused(f"{task} is a {spec.executor} task: it is recorded with `{how}`")
         with self.engine.begin() as connection:
             run_id = create_run(
                 connection,
@@ -247,8 +253,8 @@ class RunBook:
                 )
             if finished.state == SUCCEEDED:
                 for follower in self.followers.get(run.task, []):
-                    if self.config.tasks[follower].settings.enabled:
-                        follower_spec = self.config.tasks[follower]
+                    follower_spec = self.config.tasks[follower]
+                    if follower_spec.settings.enabled:
                         create_run(
                             connection,
                             task=follower,

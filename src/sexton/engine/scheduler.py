@@ -14,12 +14,11 @@ from ..config import Config, TaskSpec
 from ..db.tables import runs, task_state
 from .monitor import Monitor
 from .record import create_run, ensure_task_rows, prune_history, transition
-from .runbook import RunBook
+from .runbook import QUEUED_EXECUTORS, RunBook
 from .states import QUEUED, RUNNING, SKIPPED
 
 log = logging.getLogger(__name__)
 
-SCHEDULED_EXECUTORS = ("local", "external")  # manual and heartbeat duties get no queued runs
 # With catch_up "none", a slot is still "now" (not missed) if the scheduler sees it this soon.
 MISSED_AFTER = timedelta(minutes=1)
 CATCH_UP_ALL_LIMIT = 1000  # slots created per task per tick, so a long outage cannot stall a tick
@@ -83,7 +82,7 @@ class Scheduler:
 
     @staticmethod
     def _schedulable(spec: TaskSpec) -> bool:
-        return spec.schedule is not None and spec.executor in SCHEDULED_EXECUTORS
+        return spec.schedule is not None and spec.executor in QUEUED_EXECUTORS
 
     def _queue_due(self, spec: TaskSpec, now: datetime) -> None:
         schedule = spec.schedule
@@ -147,7 +146,8 @@ class Scheduler:
 
     @staticmethod
     def _advance(connection: Connection, task: str, slot: datetime) -> None:
-        """Move the task's handled-slot mark forward, never back (another scheduler may be ahead)."""
+        """Move the task's handled-slot mark forward, never back: another scheduler may be
+        ahead of this one."""
         connection.execute(
             update(task_state)
             .where(

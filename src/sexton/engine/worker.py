@@ -86,6 +86,7 @@ class Worker:
         )
         with self._held_lock:
             self._held[run.id] = (run, ctx)
+        log.info("run %s of %s started (%s, attempt %s)", run.id, run.task, run.reason, run.attempt)
         try:
             outcome = self._perform(spec, ctx)
         finally:
@@ -94,8 +95,14 @@ class Worker:
         now = self.clock.now()
         if outcome is None:
             if ctx.lost.is_set():
+                log.warning("run %s of %s was taken over: its lease expired", run.id, run.task)
                 return None
+            log.info("run %s of %s handed back: this worker is stopping", run.id, run.task)
             return self.book.hand_back(run, now, "handed back: its worker is shutting down")
+        took = (now - ctx.started).total_seconds()
+        level = logging.INFO if outcome.state == SUCCEEDED else logging.WARNING
+        detail = f": {outcome.error}" if outcome.error else ""
+        log.log(level, "run %s of %s %s in %.1fs%s", run.id, run.task, outcome.state, took, detail)
         return self.book.finish(run, outcome, now)
 
     def _perform(self, spec: TaskSpec, ctx: EngineRunContext) -> Outcome | None:

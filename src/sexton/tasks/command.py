@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import signal
@@ -192,10 +193,8 @@ def end_process_group(process: subprocess.Popen[bytes], grace: float) -> None:
         if not _group_alive(group):
             return
         time.sleep(POLL_SECONDS)
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(group, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     process.wait()
 
 
