@@ -101,7 +101,8 @@ def test_at_start_queues_one_initial_run(open_instance, clock):
 
 def test_disabled_task_gets_no_runs(open_instance, clock):
     instance = open_instance(
-        "tasks:\n  - {name: heal, type: test_note, every: 1m, enabled: '${ENABLE_HEALING:-false}'}\n"
+        "tasks:\n"
+        "  - {name: heal, type: test_note, every: 1m, enabled: '${ENABLE_HEALING:-false}'}\n"
     )
     scheduler = scheduler_for(instance)
     scheduler.start()
