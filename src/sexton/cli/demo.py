@@ -9,7 +9,7 @@ import click
 
 from ..engine.service import Instance
 from .common import console, read_config
-from .service import _run
+from .service import run_service
 
 DEMO_CONFIG = """\
 # A demo Sexton: a few duties on short schedules. Edit me and restart `sexton serve -c` me.
@@ -78,4 +78,4 @@ def demo(directory: Path | None) -> None:
     ):
         console.print(f"    sexton {example} -c {config_file}", highlight=False, markup=False)
     console.print("  Ctrl-C stops it cleanly.\n")
-    _run(instance, "demo")
+    run_service(instance, "demo")

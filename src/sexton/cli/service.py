@@ -12,7 +12,7 @@ from ..engine.service import Instance, serve, stop_on_signals
 from .common import config_option, console, open_instance
 
 
-def _run(instance: Instance, what: str, **parts: object) -> None:
+def run_service(instance: Instance, what: str, **parts: object) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -37,14 +37,14 @@ def _tags(text: str | None) -> list[str]:
 @config_option
 def serve_command(tags: str | None, concurrency: int | None, config_path: Path | None) -> None:
     """Scheduler and workers in one process (the embedded default)."""
-    _run(open_instance(config_path), "serve", tags=_tags(tags), concurrency=concurrency)
+    run_service(open_instance(config_path), "serve", tags=_tags(tags), concurrency=concurrency)
 
 
 @click.command()
 @config_option
 def scheduler(config_path: Path | None) -> None:
     """Only the scheduler: creates due runs (run as many as you like)."""
-    _run(open_instance(config_path), "scheduler", worker=False)
+    run_service(open_instance(config_path), "scheduler", worker=False)
 
 
 @click.command()
@@ -53,7 +53,7 @@ def scheduler(config_path: Path | None) -> None:
 @config_option
 def worker(tags: str | None, concurrency: int | None, config_path: Path | None) -> None:
     """Only a worker: claims and runs queued runs of the tasks it can do."""
-    _run(
+    run_service(
         open_instance(config_path),
         "worker",
         scheduler=False,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, bindparam, func, select, update
+from sqlalchemy import Connection, Select, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..db.tables import runs, task_state
@@ -237,5 +237,5 @@ def abandon(connection: Connection, run: Run, now: datetime) -> Run | None:
         ABANDONED,
         now,
         f"lease of {run.worker} expired",
-        only_if=and_(runs.c.lease_expires_at < now),
+        only_if=runs.c.lease_expires_at < now,
     )

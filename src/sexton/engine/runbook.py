@@ -7,7 +7,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Connection, Engine, select, update
 
 from ..config import Config, TaskSpec
 from ..db import reading
@@ -267,12 +267,12 @@ class RunBook:
                 self._queue_retry(connection, spec, finished, now)
         return finished
 
-    def _queue_retry(self, connection: object, spec: TaskSpec, run: Run, now: datetime) -> None:
+    def _queue_retry(self, connection: Connection, spec: TaskSpec, run: Run, now: datetime) -> None:
         delay = spec.settings.retries.delay(run.attempt)
         if delay is None:
             return
         create_run(
-            connection,  # type: ignore[arg-type]
+            connection,
             task=run.task,
             reason="retry",
             now=now,
