@@ -195,10 +195,18 @@ def sexton_worker(config_path: str, stop: Any, go: Any) -> None:
 
 def queue_burst(instance: Instance, count: int) -> None:
     """``count`` runs due now, as ``sexton trigger`` makes them, in one transaction."""
+    spec = instance.config.task(TASK)
     now = instance.clock.now()
     with instance.engine.begin() as connection:
         for _ in range(count):
-            create_run(connection, task=TASK, reason="manual", now=now, executor="local")
+            create_run(
+                connection,
+                task=TASK,
+                reason="manual",
+                now=now,
+                executor=spec.executor,
+                concurrency=spec.settings.concurrency,
+            )
 
 
 def sexton_rows(instance: Instance, after_id: int) -> list[tuple[Any, ...]]:
@@ -227,6 +235,7 @@ def bench_sexton(
     config_path = write_config(directory, url, options.poll, options.threads, lanes)
     instance = Instance.open(load_config(config_path, registry.task_class))
     stop = SPAWN.Event()
+    workers: list[Any] = []
     try:
         workers = start_processes(processes, sexton_worker, str(config_path), stop)
         queue_burst(instance, options.runs)
@@ -244,6 +253,10 @@ def bench_sexton(
         join_all(workers, f"Sexton on {label}")
     finally:
         stop.set()
+        for process in workers:  # after a failure: before the schema is dropped under them
+            process.join(timeout=10)
+            if process.is_alive():
+                process.kill()
         instance.engine.dispose()
     return Result("Sexton", label, processes, burst, steady)
 

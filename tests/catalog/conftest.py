@@ -10,11 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from stores.conftest import make_backend, s3_endpoint, sftp_server  # noqa: F401
 
 from sexton.catalog import Catalog
 from sexton.engine.service import Instance
 from sexton.engine.worker import Worker
+from stores.conftest import s3_endpoint, sftp_server  # noqa: F401  (fixtures used here)
 from support import START
 
 OLD = START.timestamp() - 86_400  # an mtime a day before the fake clock's now
@@ -40,10 +40,9 @@ def put(root: Path, name: str, data: bytes = b"x", mtime: float = OLD) -> Path:
 def archive(open_instance: Callable[..., Instance], store_dir: Path) -> Callable[[str], Instance]:
     """An instance whose config has store `store` at ``store_dir`` plus the given tasks."""
 
-    def make(tasks: str = "", stores: str = "") -> Instance:
-        return open_instance(
-            f"stores:\n  store: {{url: '{store_dir.as_uri()}'}}\n{stores}tasks:\n{tasks or '  []'}\n"
-        )
+    def make(tasks: str = "") -> Instance:
+        store = f"stores:\n  store: {{url: '{store_dir.as_uri()}'}}\n"
+        return open_instance(f"{store}tasks:\n{tasks or '  []'}\n")
 
     return make
 

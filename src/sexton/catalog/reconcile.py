@@ -9,6 +9,7 @@ unstamped ones can be marked missing. An unchanged rescan therefore writes nothi
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -22,8 +23,8 @@ from sexton.db import reading
 from sexton.stores import EntryInfo
 
 from . import scanned
-from .records import CORRUPT, PRESENT, ReconcileReport
-from .scanned import Known, Observed
+from .records import ReconcileReport
+from .scanned import LISTED_STATES, Known, Observed
 from .scope import Scope
 
 # Entries per transaction: large enough that per-statement costs vanish, small enough that a
@@ -65,7 +66,7 @@ def reconcile(
     about vanished files.
     """
     counts: Counter[str] = Counter()
-    if not _pass(engine, clock, plan, listing(), counts, progress, should_stop, stamp=False):
+    if not _pass(engine, clock, plan, listing(), counts, progress, should_stop, sweep=None):
         return _report(counts), False
     with reading(engine) as connection:
         expected = scanned.count_listed(connection, plan.store, plan.scope)
@@ -73,12 +74,12 @@ def reconcile(
         # Something the catalog expects was not listed: list again, stamping every copy seen,
         # then the copies left unstamped are the vanished ones.
         counts["swept"] = 1
-        sweep_start = clock.now()
-        counts["found"] = 0
-        if not _pass(engine, clock, plan, listing(), counts, progress, should_stop, stamp=True):
+        counts["listed"] = counts["too_young"] = 0  # counted again by the second listing
+        sweep = uuid.uuid4().hex
+        if not _pass(engine, clock, plan, listing(), counts, progress, should_stop, sweep=sweep):
             return _report(counts), False
         with reading(engine) as connection:
-            for ids in scanned.unseen_since(connection, plan.store, plan.scope, sweep_start):
+            for ids in scanned.not_swept(connection, plan.store, plan.scope, sweep):
                 with engine.begin() as writer:
                     scanned.mark_missing(writer, ids)
                 counts["missing"] += len(ids)
@@ -94,7 +95,7 @@ def _pass(
     progress: Progress,
     should_stop: Callable[[], bool],
     *,
-    stamp: bool,
+    sweep: str | None,
 ) -> bool:
     """One walk through the listing; ``counts["found"]`` ends as the number of listed copies
     the catalog now holds as present or corrupt. False if stopped before the end."""
@@ -106,7 +107,7 @@ def _pass(
         hashed_before = counts["hashed_bytes"]
         batch = [e for e in listed if plan.scope.holds(e.name)]
         if batch:
-            _apply_batch(engine, clock, plan, batch, counts, stamp)
+            _apply_batch(engine, clock, plan, batch, counts, sweep)
         progress(len(batch), counts["hashed_bytes"] - hashed_before)
     return False
 
@@ -117,7 +118,7 @@ def _apply_batch(
     plan: ScanPlan,
     batch: list[EntryInfo],
     counts: Counter[str],
-    stamp: bool,
+    sweep: str | None,
 ) -> None:
     counts["listed"] += len(batch)
     with reading(engine) as connection:
@@ -125,38 +126,39 @@ def _apply_batch(
     new: list[EntryInfo] = []
     changed: dict[str, Known] = {}
     reappeared: list[int] = []
-    unchanged: list[int] = []
+    kept: list[Known] = []  # left as they are (unchanged, or still being written)
     for entry in batch:
         record = known.get(entry.name)
-        listed = record is not None and record.state in (PRESENT, CORRUPT)
         if _too_young(plan, entry) and (record is None or _differs(record, entry)):
             counts["too_young"] += 1
-            counts["found"] += listed
+            if record is not None:
+                kept.append(record)
         elif record is None:
             new.append(entry)
         elif _differs(record, entry):
             changed[entry.name] = record
-        elif listed:
-            unchanged.append(record.instance_id)
-            counts["found"] += 1
+        elif record.state in LISTED_STATES:
+            kept.append(record)
         else:
             reappeared.append(record.instance_id)
     observed = list(_observe(plan, [*new, *(e for e in batch if e.name in changed)], counts))
     added = [o for o in observed if o.entry.name not in changed]
-    rewritten = [(changed[o.entry.name], o) for o in observed if o.entry.name in changed]
-    counts["found"] += len(observed) + len(reappeared)
+    rewritten = [(changed.pop(o.entry.name), o) for o in observed if o.entry.name in changed]
+    kept += changed.values()  # changed but unreadable: left for the next scan
+    still_listed = [k.instance_id for k in kept if k.state in LISTED_STATES]
+    counts["found"] += len(added) + len(rewritten) + len(reappeared) + len(still_listed)
     counts["new"] += len(added)
     counts["changed"] += len(rewritten)
     counts["reappeared"] += len(reappeared)
-    if not (added or rewritten or reappeared or (stamp and unchanged)):
+    if not (added or rewritten or reappeared or (sweep and still_listed)):
         return  # an unchanged batch costs one read and no write
     now = clock.now()
     with engine.begin() as connection:
-        scanned.add_new(connection, plan.store, added, now, plan.source)
-        scanned.record_changed(connection, rewritten, now)
-        scanned.record_seen(connection, reappeared, now, reappeared=True)
-        if stamp:
-            scanned.record_seen(connection, unchanged, now, reappeared=False)
+        scanned.add_new(connection, plan.store, added, now, plan.source, sweep)
+        scanned.record_changed(connection, rewritten, now, sweep)
+        scanned.record_reappeared(connection, reappeared, now, sweep)
+        if sweep is not None:
+            scanned.record_swept(connection, still_listed, sweep)
 
 
 def _observe(plan: ScanPlan, entries: list[EntryInfo], counts: Counter[str]) -> Iterator[Observed]:

@@ -63,7 +63,12 @@ def known_instances(connection: Connection, store: str, names: Sequence[str]) ->
 
 
 def add_new(
-    connection: Connection, store: str, batch: Sequence[Observed], now: datetime, source: str
+    connection: Connection,
+    store: str,
+    batch: Sequence[Observed],
+    now: datetime,
+    source: str,
+    sweep: str | None,
 ) -> None:
     """Catalog files first listed now, and their copy on ``store``."""
     if not batch:
@@ -103,6 +108,7 @@ def add_new(
             "size_seen": new_copies.excluded.size_seen,
             "mtime_seen": new_copies.excluded.mtime_seen,
             "seen_at": new_copies.excluded.seen_at,
+            "swept": new_copies.excluded.swept,
         },
     )
     connection.execute(
@@ -116,6 +122,7 @@ def add_new(
                 "size_seen": o.entry.size,
                 "mtime_seen": o.entry.mtime,
                 "seen_at": now,
+                "swept": sweep,
                 "verified_at": now if o.checksum else None,
                 "verified_checksum": _text(o.checksum),
             }
@@ -125,7 +132,10 @@ def add_new(
 
 
 def record_changed(
-    connection: Connection, batch: Sequence[tuple[Known, Observed]], now: datetime
+    connection: Connection,
+    batch: Sequence[tuple[Known, Observed]],
+    now: datetime,
+    sweep: str | None,
 ) -> None:
     """Copies whose size or mtime differ from the record: flag them and follow the new content.
 
@@ -154,6 +164,7 @@ def record_changed(
             mtime_seen=bindparam("mtime"),
             changed_at=now,
             seen_at=now,
+            swept=sweep,
             verified_at=bindparam("verified_at"),
             verified_checksum=bindparam("checksum", type_=String),
         ),
@@ -170,16 +181,24 @@ def record_changed(
     )
 
 
-def record_seen(
-    connection: Connection, instance_ids: Sequence[int], now: datetime, *, reappeared: bool
+def record_reappeared(
+    connection: Connection, instance_ids: Sequence[int], now: datetime, sweep: str | None
 ) -> None:
-    """Stamp copies as listed now; ``reappeared`` also brings missing or deleted ones back."""
-    if not instance_ids:
-        return
-    values: dict[str, object] = {"seen_at": now}
-    if reappeared:
-        values["state"] = PRESENT
-    connection.execute(update(instances).where(instances.c.id.in_(instance_ids)).values(values))
+    """Missing or deleted copies listed again: present once more."""
+    if instance_ids:
+        connection.execute(
+            update(instances)
+            .where(instances.c.id.in_(instance_ids))
+            .values(state=PRESENT, seen_at=now, swept=sweep)
+        )
+
+
+def record_swept(connection: Connection, instance_ids: Sequence[int], sweep: str) -> None:
+    """Stamp copies as listed by ``sweep``; the copies left without its token vanished."""
+    if instance_ids:
+        connection.execute(
+            update(instances).where(instances.c.id.in_(instance_ids)).values(swept=sweep)
+        )
 
 
 def count_listed(connection: Connection, store: str, scope: Scope) -> int:
@@ -192,12 +211,10 @@ def count_listed(connection: Connection, store: str, scope: Scope) -> int:
     return int(connection.execute(query).scalar_one())
 
 
-def unseen_since(
-    connection: Connection, store: str, scope: Scope, since: datetime
-) -> Iterator[list[int]]:
-    """Ids of copies in scope not stamped since ``since``, in batches: the vanished ones."""
+def not_swept(connection: Connection, store: str, scope: Scope, sweep: str) -> Iterator[list[int]]:
+    """Ids of copies in scope that ``sweep`` did not list, in batches: the vanished ones."""
     batch: list[int] = []
-    for instance_id, path in _listed_rows(connection, store, scope, since):
+    for instance_id, path in _listed_rows(connection, store, scope, sweep):
         if scope.holds(path):
             batch.append(instance_id)
             if len(batch) >= STREAM_BATCH:
@@ -214,23 +231,23 @@ def mark_missing(connection: Connection, instance_ids: Sequence[int]) -> None:
 
 
 def _listed_rows(
-    connection: Connection, store: str, scope: Scope, since: datetime | None
+    connection: Connection, store: str, scope: Scope, sweep: str | None
 ) -> Iterator[tuple[int, str]]:
-    query = select(instances.c.id, instances.c.path).where(*_listed_filter(store, scope, since))
+    query = select(instances.c.id, instances.c.path).where(*_listed_filter(store, scope, sweep))
     result = connection.execution_options(yield_per=STREAM_BATCH).execute(query)
     for row in result:
         yield row.id, row.path
 
 
-def _listed_filter(store: str, scope: Scope, since: datetime | None) -> list[ColumnElement[bool]]:
+def _listed_filter(store: str, scope: Scope, sweep: str | None) -> list[ColumnElement[bool]]:
     conditions = [instances.c.store == store, instances.c.state.in_(LISTED_STATES)]
     if scope.prefixes:
         # substr, not LIKE: names may hold % and _, which LIKE would read as wildcards.
         conditions.append(
             or_(*(func.substr(instances.c.path, 1, len(p) + 1) == f"{p}/" for p in scope.prefixes))
         )
-    if since is not None:
-        conditions.append(or_(instances.c.seen_at.is_(None), instances.c.seen_at < since))
+    if sweep is not None:
+        conditions.append(or_(instances.c.swept.is_(None), instances.c.swept != sweep))
     return conditions
 
 

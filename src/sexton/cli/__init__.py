@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from .api import alerts, api_command
+from .backup import backup
 from .catalog import catalog
 from .demo import demo
 from .runs import cancel, clear, done, ping, run_command, runs, trigger
@@ -35,5 +37,8 @@ for command in (
     done,
     db,
     catalog,
+    backup,
+    api_command,
+    alerts,
 ):
     main.add_command(command)

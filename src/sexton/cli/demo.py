@@ -67,6 +67,10 @@ def demo(directory: Path | None) -> None:
     console.print(f"[bold]Sexton demo[/bold] in {root}", highlight=False)
     console.print(f"  config:   {config_file}", highlight=False)
     console.print(f"  database: {instance.config.database_url}", highlight=False)
+    console.print(
+        f"  dashboard: http://{instance.config.settings.api.listen}/  (API under /api/v1)",
+        highlight=False,
+    )
     console.print("  in another terminal try:", highlight=False)
     for example in (
         "status",

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import click
 
+from ..api.server import ApiRefused
 from ..engine.service import Instance, serve, stop_on_signals
-from .common import config_option, console, open_instance
+from .common import config_option, console, fail, open_instance
 
 
 def run_service(instance: Instance, what: str, **parts: object) -> None:
@@ -23,7 +24,10 @@ def run_service(instance: Instance, what: str, **parts: object) -> None:
         f"database {instance.config.database_url}",
         highlight=False,
     )
-    serve(instance, stop, **parts)  # type: ignore[arg-type]
+    try:
+        serve(instance, stop, **parts)  # type: ignore[arg-type]
+    except ApiRefused as exc:
+        fail(str(exc))
     console.print(f"sexton {what}: stopped cleanly")
 
 
@@ -36,7 +40,7 @@ def _tags(text: str | None) -> list[str]:
 @click.option("--concurrency", type=click.IntRange(min=1), default=None)
 @config_option
 def serve_command(tags: str | None, concurrency: int | None, config_path: Path | None) -> None:
-    """Scheduler and workers in one process (the embedded default)."""
+    """Scheduler, workers, API and dashboard in one process (the embedded default)."""
     run_service(open_instance(config_path), "serve", tags=_tags(tags), concurrency=concurrency)
 
 
@@ -44,7 +48,7 @@ def serve_command(tags: str | None, concurrency: int | None, config_path: Path |
 @config_option
 def scheduler(config_path: Path | None) -> None:
     """Only the scheduler: creates due runs (run as many as you like)."""
-    run_service(open_instance(config_path), "scheduler", worker=False)
+    run_service(open_instance(config_path), "scheduler", worker=False, api=False)
 
 
 @click.command()
@@ -57,6 +61,7 @@ def worker(tags: str | None, concurrency: int | None, config_path: Path | None) 
         open_instance(config_path),
         "worker",
         scheduler=False,
+        api=False,
         tags=_tags(tags),
         concurrency=concurrency,
     )

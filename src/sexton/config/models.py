@@ -58,6 +58,42 @@ class AlertPolicy(Strict):
 
 
 Executor = Literal["local", "external", "manual", "heartbeat"]
+NotifyEvent = Literal["down", "up", "corruption"]
+
+
+class WebhookSettings(Strict):
+    url: str
+    headers: dict[str, str] = {}
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("a webhook URL starts with http:// or https://")
+        return value
+
+
+class EmailSettings(Strict):
+    smtp: str = "127.0.0.1:25"  # host:port of the mail server
+    sender: str = Field(alias="from")
+    to: NameList
+    username: str | None = None
+    password: str | None = None
+    starttls: bool = False
+
+
+class NotifySettings(Strict):
+    """Where status flips and corruption are announced (``notify:``, or per task)."""
+
+    webhooks: Annotated[
+        list[WebhookSettings],
+        BeforeValidator(lambda v: [{"url": w} if isinstance(w, str) else w for w in v]),
+    ] = []
+    email: EmailSettings | None = None
+    on: list[NotifyEvent] = ["down", "up", "corruption"]
+    attempts: int = Field(5, ge=1)  # deliveries tried before a message is given up (and logged)
+    backoff: Duration = timedelta(seconds=2)
+    max_backoff: Duration = timedelta(minutes=5)
 
 
 class TaskSettings(Strict):
@@ -83,6 +119,7 @@ class TaskSettings(Strict):
     executor: Executor | None = None
     alert: AlertPolicy = AlertPolicy()
     env_file: NameList = []
+    notify: NotifySettings | None = None  # replaces the global ``notify:`` for this task
 
     @field_validator("name")
     @classmethod
@@ -150,6 +187,7 @@ class Settings(Strict):
     history: HistorySettings = HistorySettings()
     worker: WorkerSettings = WorkerSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
+    notify: NotifySettings = NotifySettings()
     tasks: list[Any] = []
     include: NameList = []
 

@@ -54,9 +54,12 @@ instances = Table(
     Column("mtime_seen", Float),  # POSIX seconds as the store reported them; compared exactly
     # Set when a rescan found another size or mtime than the one recorded.
     Column("changed_at", UTCDateTime),
-    # When a listing last confirmed the copy row by row: on arrival, on change, and during a
-    # sweep for vanished files (not on every rescan: that would rewrite every row).
+    # When a listing last wrote this row: on arrival, on change, on reappearing, in a sweep.
+    # An unchanged rescan does not touch it: that would rewrite every row of the store.
     Column("seen_at", UTCDateTime),
+    # The token of the last sweep for vanished files that listed this copy (see reconcile):
+    # a token, not a time, so that copies seen and unseen within one clock tick differ.
+    Column("swept", String(32)),
     Column("verified_at", UTCDateTime),
     Column("verified_checksum", String(200)),
     UniqueConstraint("store", "path", name="uq_instances_store_path"),

@@ -240,13 +240,19 @@ def run_events_of(connection: Connection, run_id: int) -> Sequence[Any]:
 def prune_history(engine: Engine, before: datetime) -> int:
     """Forget finished runs (and their events) and status flips older than ``before``."""
     with engine.begin() as connection:
-        old = select(runs.c.id).where(runs.c.state.in_(FINISHED), runs.c.finished_at < before)
-        connection.execute(delete(run_events).where(run_events.c.run_id.in_(old)))
-        removed = connection.execute(
-            delete(runs).where(runs.c.state.in_(FINISHED), runs.c.finished_at < before)
-        ).rowcount
+        removed = delete_finished_runs(connection, runs.c.finished_at < before)
         connection.execute(delete(status_changes).where(status_changes.c.at < before))
-    return int(removed)
+    return removed
+
+
+def delete_finished_runs(connection: Connection, condition: Any) -> int:
+    """Delete finished runs matching ``condition``, with their events; queued and running
+    runs are never touched. Returns how many runs went."""
+    chosen = runs.c.state.in_(FINISHED) & condition
+    connection.execute(
+        delete(run_events).where(run_events.c.run_id.in_(select(runs.c.id).where(chosen)))
+    )
+    return int(connection.execute(delete(runs).where(chosen)).rowcount)
 
 
 def count_running(connection: Connection, task: str) -> int:

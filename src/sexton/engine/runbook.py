@@ -19,9 +19,10 @@ from .claims import (
     check_rules,
     claim_next,
     expired_runs,
+    renew_leases,
     start,
 )
-from .record import Run, create_run, get_run, transition
+from .record import Run, create_run, delete_finished_runs, get_run, transition
 from .states import (
     ABANDONED,
     CANCELLED,
@@ -38,6 +39,10 @@ QUEUED_EXECUTORS = ("local", "external")
 
 class RunRefused(Exception):
     """A run cannot be started or recorded now; the message says why, for the user."""
+
+
+class UnknownRun(RunRefused):
+    """No run has the id asked about (the API answers 404 rather than 409)."""
 
 
 @dataclass(frozen=True)
@@ -137,9 +142,16 @@ class RunBook:
         return run
 
     def ping(
-        self, task: str, signal: str, now: datetime, exit_code: int | None, reason: str = "manual"
+        self,
+        task: str,
+        signal: str,
+        now: datetime,
+        exit_code: int | None,
+        reason: str = "manual",
+        log: str | None = None,
     ) -> Run:
-        """A job run elsewhere reports ``start``, ``success`` or ``fail``."""
+        """A job run elsewhere reports ``start``, ``success`` or ``fail`` (``log``: the output
+        it sent along, kept as the run's log tail)."""
         spec = self.config.task(task)
         with self.engine.begin() as connection:
             open_run = connection.execute(
@@ -200,6 +212,7 @@ class RunBook:
                     f"ping {signal}",
                     error=error,
                     exit_code=exit_code,
+                    log_tail=log,
                 )
         assert run is not None
         return run
@@ -342,7 +355,7 @@ class RunBook:
         with self.engine.begin() as connection:
             run = get_run(connection, run_id)
             if run is None:
-                raise RunRefused(f"no run with id {run_id}")
+                raise UnknownRun(f"no run with id {run_id}")
             if run.state == QUEUED:
                 cancelled = transition(connection, run_id, QUEUED, CANCELLED, now, "cancelled")
                 if cancelled is not None:
@@ -356,6 +369,41 @@ class RunBook:
                 return refreshed
             raise RunRefused(f"run {run_id} is already {run.state}")
 
+    def delete_finished(self, task: str) -> int:
+        """Forget a task's finished runs and their events (the job initiator's "clean jobs"
+        call); queued and running runs stay. Returns how many runs went."""
+        self.config.task(task)
+        with self.engine.begin() as connection:
+            return delete_finished_runs(connection, runs.c.task == task)
+
+    # -- runs claimed by other services (executor: external) -----------------------------
+
+    def renew_external(
+        self, run_id: int, worker: str | None, now: datetime, lease: timedelta
+    ) -> tuple[Run, bool]:
+        """An external service still works on its run: extend the lease. Returns the run
+        and whether a cancel was asked for (the service should stop and report)."""
+        with self.engine.begin() as connection:
+            run = _held_external(connection, run_id, worker)
+            flags = renew_leases(connection, str(run.worker), [run.id], now + lease)
+            if run.id not in flags:
+                raise RunRefused(f"run {run_id} is no longer running")
+            renewed = get_run(connection, run_id)
+        assert renewed is not None
+        return renewed, flags[run.id]
+
+    def finish_external(
+        self, run_id: int, worker: str | None, outcome: Outcome, now: datetime
+    ) -> Run:
+        """An external service reports how its run ended; recorded like a worker's finish
+        (retries, ``after`` followers), so the same policies hold."""
+        with reading(self.engine) as connection:
+            run = _held_external(connection, run_id, worker)
+        finished = self.finish(run, outcome, now)
+        if finished is None:
+            raise RunRefused(f"run {run_id} is no longer running (its lease may have expired)")
+        return finished
+
     def clear(self, task: str) -> None:
         """Forget a sticky error and the failure count, after a person has looked."""
         self.config.task(task)
@@ -365,6 +413,20 @@ class RunBook:
                 .where(task_state.c.task == task)
                 .values(sticky_error=None, failures=0)
             )
+
+
+def _held_external(connection: Connection, run_id: int, worker: str | None) -> Run:
+    """The running external run ``run_id``, held by ``worker`` when one is named."""
+    run = get_run(connection, run_id)
+    if run is None:
+        raise UnknownRun(f"no run with id {run_id}")
+    if run.executor != "external":
+        raise RunRefused(f"run {run_id} is a {run.executor} run, not an external one")
+    if run.state != RUNNING:
+        raise RunRefused(f"run {run_id} is {run.state}, not running")
+    if worker is not None and run.worker != worker:
+        raise RunRefused(f"run {run_id} is held by {run.worker}, not {worker}")
+    return run
 
 
 def _claim_rules(spec: TaskSpec, config: Config) -> ClaimRules:

@@ -60,9 +60,23 @@ def serve(
     tags: Collection[str] = (),
     concurrency: int | None = None,
     on_ready: Callable[[], None] | None = None,
+    api: bool = True,
 ) -> None:
-    """Run the chosen parts until ``stop`` is set; returns once every run is settled."""
+    """Run the chosen parts until ``stop`` is set; returns once every run is settled.
+
+    The API starts first, so a busy port or an unsafe address stops the service before any
+    run begins (``ApiRefused``).
+    """
+    from ..api.server import ApiServer  # imported here: the API layer sits above the engine
+    from ..notify import Notifier, wanted
+
+    server = ApiServer(instance) if api else None
+    if server is not None:
+        server.start()
     threads = []
+    if scheduler and wanted(instance.config):
+        notifier = Notifier(instance)
+        threads.append(threading.Thread(target=notifier.serve, args=(stop,), name="notify"))
     if scheduler:
         part = Scheduler(instance.config, instance.book, instance.clock)
         threads.append(threading.Thread(target=part.serve, args=(stop,), name="scheduler"))
@@ -75,6 +89,10 @@ def serve(
         thread.start()
     if on_ready is not None:
         on_ready()
+    if not threads:  # the API alone (`sexton api`) serves until told to stop
+        stop.wait()
     for thread in threads:
         while thread.is_alive():
             thread.join(0.5)
+    if server is not None:
+        server.stop()

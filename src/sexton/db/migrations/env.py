@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+import sexton.db.backup_tables  # noqa: F401  (registers the backup tables on `metadata`)
 import sexton.db.catalog_tables  # noqa: F401  (registers the catalog tables on `metadata`)
 from sexton.db.tables import metadata
 

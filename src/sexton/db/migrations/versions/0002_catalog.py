@@ -52,6 +52,7 @@ def upgrade() -> None:
         sa.Column("mtime_seen", sa.Float(), nullable=True),
         sa.Column("changed_at", sexton.db.types.UTCDateTime(), nullable=True),
         sa.Column("seen_at", sexton.db.types.UTCDateTime(), nullable=True),
+        sa.Column("swept", sa.String(length=32), nullable=True),
         sa.Column("verified_at", sexton.db.types.UTCDateTime(), nullable=True),
         sa.Column("verified_checksum", sa.String(length=200), nullable=True),
         sa.ForeignKeyConstraint(

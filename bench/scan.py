@@ -1,0 +1,131 @@
+"""Benchmark: `scan` of a 1,000,000-file store against `find -printf` of the same tree.
+
+Not a test; nothing here is asserted. Run ``python bench/scan.py [--files N]``.
+The tree of empty files is built once under bench/data/ and reused. Each scan runs in a
+child process, so its peak RSS can be read with ``getrusage(RUSAGE_CHILDREN)``; the child
+times the scan itself (not interpreter start-up). PostgreSQL is ``$SEXTON_TEST_PG`` (a
+throwaway schema); it is skipped if unreachable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import sqlalchemy as sa
+
+DATA = Path(__file__).parent / "data"
+PG_URL = os.environ.get("SEXTON_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+PER_DIRECTORY = 1000  # files per leaf directory, like a crawler's dated WARC directories
+
+
+def build_tree(files: int) -> Path:
+    """``files`` empty files in leaf directories of 1,000, made once (renamed when complete)."""
+    root = DATA / f"tree-{files}"
+    if root.is_dir():
+        return root
+    partial = DATA / f"tree-{files}.partial"
+    for index in range(files):
+        leaf, number = divmod(index, PER_DIRECTORY)
+        directory = partial / f"{leaf // 10:02d}" / f"{leaf % 10}"
+        if number == 0:
+            directory.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(directory / f"file-{number:04d}.warc.gz", os.O_CREAT | os.O_WRONLY, 0o644))
+    partial.rename(root)
+    return root
+
+
+def time_find(root: Path) -> float:
+    command = f"find {root} -type f -printf '%p %s %T@\\n' > /dev/null"
+    subprocess.run(command, shell=True, check=True)  # warm the inode cache
+    start = time.perf_counter()
+    subprocess.run(command, shell=True, check=True)
+    return time.perf_counter() - start
+
+
+def scan_in_child(database: str, root: Path) -> tuple[float, dict[str, int], int]:
+    """Seconds the scan took, its report, and the peak RSS (KiB) of any child so far."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", database, str(root)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    result = json.loads(out)
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return result["seconds"], result["report"], peak
+
+
+def child(database: str, root: str) -> None:
+    from sexton.catalog import Catalog, ScanPlan
+    from sexton.clock import SystemClock
+    from sexton.db import connect, upgrade
+    from sexton.stores import StoreSettings, open_store
+
+    engine = connect(database)
+    upgrade(engine)  # a fresh database, or one left by an earlier run of an older Sexton
+    store = open_store("bench", StoreSettings(url=root))
+    catalog = Catalog(engine, SystemClock())
+    start = time.perf_counter()
+    report, _ = catalog.reconcile(ScanPlan(store="bench", source="scan:bench"), store.walk)
+    seconds = time.perf_counter() - start
+    print(json.dumps({"seconds": seconds, "report": report.to_json()}))
+
+
+def databases() -> list[tuple[str, str, sa.Engine | None, str | None]]:
+    sqlite_file = DATA / "scan-bench.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{sqlite_file}{suffix}").unlink(missing_ok=True)
+    found: list[tuple[str, str, sa.Engine | None, str | None]] = [
+        ("sqlite", f"sqlite:///{sqlite_file}", None, None)
+    ]
+    admin = sa.create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://"))
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    try:
+        with admin.begin() as connection:
+            connection.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    except sa.exc.OperationalError:
+        print(f"PostgreSQL at {PG_URL} unreachable: skipped")
+        return found
+    found.append(("postgres", f"{PG_URL}?options=-csearch_path%3D{schema}", admin, schema))
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--files", type=int, default=1_000_000)
+    parser.add_argument("--child", nargs=2, metavar=("DATABASE", "ROOT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(*args.child)
+        return
+    root = build_tree(args.files)
+    find = time_find(root)
+    print(f"{args.files} files, {os.cpu_count()} CPUs; find -printf: {find:.2f} s", flush=True)
+    print(f"{'database':<9} {'scan':>8} {'ratio':>6} {'rescan':>8} {'ratio':>6} {'peak RSS':>9}")
+    for name, url, admin, schema in databases():
+        try:
+            first, report, _ = scan_in_child(url, root)
+            assert report["new"] == args.files, report
+            again, report, peak = scan_in_child(url, root)
+            assert report["new"] == report["changed"] == report["missing"] == 0, report
+        finally:
+            if admin is not None:
+                with admin.begin() as connection:
+                    connection.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+        print(
+            f"{name:<9} {first:>7.2f}s {first / find:>5.1f}x {again:>7.2f}s {again / find:>5.1f}x"
+            f" {peak / 1024:>6.0f} MB",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()

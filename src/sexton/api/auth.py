@@ -1,0 +1,98 @@
+"""Who may do what: bearer tokens from ``api.tokens`` (``admin`` may change things, any other
+token may read). The dashboard keeps the same token in an HttpOnly cookie.
+
+Tokens are compared in constant time (``hmac.compare_digest``) so response timing reveals
+nothing about them, and they never appear in logs or error messages.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable, Mapping
+from enum import IntEnum
+
+from fastapi import Depends, HTTPException, Request
+
+from ..engine.service import Instance
+from .deps import instance_of
+
+COOKIE = "sexton_token"
+ADMIN_ROLE = "admin"
+
+
+class Access(IntEnum):
+    READ = 1
+    ADMIN = 2
+
+
+class LoginNeeded(Exception):
+    """A dashboard page was asked for without a valid token: show the login form."""
+
+
+def configured_tokens(instance: Instance) -> dict[str, str]:
+    """The tokens in force; an empty value (an unset ``${VAR}``) grants nothing."""
+    return {role: token for role, token in instance.config.settings.api.tokens.items() if token}
+
+
+def access_for(tokens: Mapping[str, str], presented: str | None) -> Access | None:
+    """The access a presented token grants, or None. With no tokens configured everyone is
+    admin — the service then listens on loopback only (see ``check_listen``)."""
+    if not tokens:
+        return Access.ADMIN
+    if not presented:
+        return None
+    granted: Access | None = None
+    for role, token in tokens.items():  # compare with every token: timing shows no position
+        if hmac.compare_digest(presented.encode(), token.encode()):
+            granted = max(
+                granted or Access.READ, Access.ADMIN if role == ADMIN_ROLE else Access.READ
+            )
+    return granted
+
+
+def presented_token(request: Request) -> str | None:
+    """The bearer token of the ``Authorization`` header, else the dashboard's cookie."""
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return request.cookies.get(COOKIE) or None
+
+
+def require(level: Access) -> Callable[[Request], Access]:
+    """A dependency for API routes: 401 without a token, 403 with one that is not enough."""
+
+    def check(request: Request) -> Access:
+        tokens = configured_tokens(instance_of(request))
+        token = presented_token(request)
+        granted = access_for(tokens, token)
+        if granted is None and not token:
+            raise HTTPException(
+                401,
+                "a token is needed: send 'Authorization: Bearer TOKEN'",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        if granted is None or granted < level:
+            raise HTTPException(403, f"this token does not allow {level.name.lower()} access")
+        return granted
+
+    return check
+
+
+def require_page(level: Access) -> Callable[[Request], Access]:
+    """The same check for dashboard pages, which answer with the login form instead."""
+    api_check = require(level)
+
+    def check(request: Request) -> Access:
+        try:
+            return api_check(request)
+        except HTTPException as exc:
+            if exc.status_code == 401 or request.method == "GET":
+                raise LoginNeeded() from None
+            raise
+
+    return check
+
+
+READ = Depends(require(Access.READ))
+ADMIN = Depends(require(Access.ADMIN))

@@ -1,0 +1,98 @@
+"""What the dashboard shows, gathered in one read: statuses, manual duties, stores, recent
+failures and damaged files. Kept apart from the HTML so the page templates only render."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from ..catalog import Catalog, StoreStats
+from ..db import reading
+from ..db.catalog_tables import corrupt_files, files
+from ..db.tables import runs
+from ..engine.monitor import Monitor, TaskStatus
+from ..engine.record import Run
+from ..engine.service import Instance
+from ..engine.states import UNSUCCESSFUL
+from ..stores import Store
+
+# Problems first: the order an operator wants to read the task table in.
+SEVERITY = {"down": 0, "late": 1, "running": 2, "new": 3, "up": 4, "paused": 5}
+RECENT_FAILURES = 10
+CORRUPT_SHOWN = 20
+
+
+@dataclass(frozen=True)
+class StoreUsage:
+    name: str
+    stats: StoreStats
+
+    @property
+    def used_fraction(self) -> float | None:
+        """Share of the space Sexton may use that is taken; None when free space is unknown."""
+        if self.stats.free is None:
+            return None
+        total = self.stats.bytes + self.stats.free
+        return self.stats.bytes / total if total else 0.0
+
+
+@dataclass(frozen=True)
+class Damage:
+    name: str
+    store: str
+    seen: int
+    last_seen: datetime
+    expected: str | None
+    actual: str | None
+
+
+@dataclass(frozen=True)
+class Board:
+    now: datetime
+    tasks: list[TaskStatus]
+    duties: list[TaskStatus]
+    stores: list[StoreUsage]
+    failures: list[Run]
+    damage: list[Damage]
+
+    @property
+    def counts(self) -> Counter[str]:
+        return Counter(status.status for status in self.tasks)
+
+
+def gather(instance: Instance, stores: Mapping[str, Store]) -> Board:
+    now = instance.clock.now()
+    statuses = Monitor(instance.config, instance.engine).statuses(now)
+    stats = Catalog(instance.engine, instance.clock).stats(stores)
+    with reading(instance.engine) as connection:
+        failed = connection.execute(
+            select(runs)
+            .where(runs.c.state.in_(UNSUCCESSFUL))
+            .order_by(runs.c.id.desc())
+            .limit(RECENT_FAILURES)
+        ).all()
+        damaged = connection.execute(
+            select(
+                files.c.name,
+                corrupt_files.c.store,
+                corrupt_files.c.count,
+                corrupt_files.c.last_seen,
+                corrupt_files.c.expected,
+                corrupt_files.c.actual,
+            )
+            .join_from(corrupt_files, files, corrupt_files.c.file_id == files.c.id)
+            .order_by(corrupt_files.c.last_seen.desc())
+            .limit(CORRUPT_SHOWN)
+        ).all()
+    return Board(
+        now=now,
+        tasks=sorted(statuses, key=lambda s: (SEVERITY.get(s.status, 9), s.task)),
+        duties=[s for s in statuses if s.executor == "manual"],
+        stores=[StoreUsage(name, store) for name, store in stats.stores.items()],
+        failures=[Run.from_row(row) for row in failed],
+        damage=[Damage(*row) for row in damaged],
+    )

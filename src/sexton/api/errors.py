@@ -1,0 +1,45 @@
+"""Refusals from the layers below as JSON errors: a request that cannot be honoured gets a
+status and one sentence saying why, and changes nothing."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from ..catalog import CatalogError, UnknownFile, UnknownStore
+from ..engine.runbook import RunRefused, UnknownRun
+from ..stores import StoreError
+
+# Documented on every API route, so clients (and schemathesis) know every answer.
+ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
+    code: {
+        "description": why,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
+    }
+    for code, why in {
+        400: "the request names something unsafe or malformed",
+        401: "no token was sent",
+        403: "the token does not allow this",
+        404: "no such task, run, file or store",
+        409: "the request conflicts with the task's kind or the run's state",
+    }.items()
+}
+
+
+def _error(status: int, exc: Exception) -> JSONResponse:
+    detail = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
+    return JSONResponse({"detail": detail}, status_code=status)
+
+
+async def run_refused(_request: Request, exc: Exception) -> JSONResponse:
+    return _error(404 if isinstance(exc, UnknownRun) else 409, exc)
+
+
+async def catalog_refused(_request: Request, exc: Exception) -> JSONResponse:
+    return _error(404 if isinstance(exc, (UnknownFile, UnknownStore)) else 400, exc)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(RunRefused, run_refused)
+    app.add_exception_handler(CatalogError, catalog_refused)
+    app.add_exception_handler(StoreError, catalog_refused)

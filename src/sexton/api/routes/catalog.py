@@ -1,0 +1,68 @@
+"""The catalog and the stores, read-only: totals, files with their copies and marks, and
+the files that still lack a mark (what a processing job would pick up next)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Request
+
+from ...catalog import STATES, CatalogError
+from ..auth import READ
+from ..deps import catalog_of, stores_of
+from ..schemas import CatalogStatsOut, FileDetailOut, ListedFileOut, NeededFileOut, StoreOut
+
+InstanceState = Literal["present", "missing", "corrupt", "deleted"]
+assert set(InstanceState.__args__) == set(STATES)  # type: ignore[attr-defined]
+
+# The catalog's rule for mark names (non-blank, no '=' or control characters), published in
+# the schema so clients know it before they ask.
+MARK_PATTERN = r"^[^=\x00-\x1f]*[^=\s\x00-\x1f][^=\x00-\x1f]*$"
+
+router = APIRouter(tags=["catalog"], dependencies=[READ])
+
+
+@router.get("/stores", response_model=dict[str, StoreOut])
+def stores(request: Request) -> dict[str, Any]:
+    """Each store's files and bytes held, free bytes (None when it cannot tell), enabled."""
+    stats = catalog_of(request).stats(stores_of(request))
+    return {name: store.to_json() for name, store in stats.stores.items()}
+
+
+@router.get("/catalog/stats", response_model=CatalogStatsOut)
+def stats(request: Request) -> dict[str, Any]:
+    return catalog_of(request).stats(stores_of(request)).to_json()
+
+
+@router.get("/catalog/files", response_model=list[ListedFileOut])
+def files(
+    request: Request,
+    store: str | None = None,
+    state: InstanceState | None = None,
+    limit: int = Query(100, ge=1, le=10_000),
+) -> list[dict[str, Any]]:
+    """Files and their copies, by name."""
+    return [row.to_json() for row in catalog_of(request).ls(store, None, state, limit)]
+
+
+@router.get("/catalog/files/{name:path}", response_model=FileDetailOut)
+def show_file(name: str, request: Request) -> dict[str, Any]:
+    """One file with its copies (and when each was last verified) and its marks. A name no
+    file can have (``../x``) is simply not found, with the reason."""
+    try:
+        return catalog_of(request).show(name).to_json()
+    except CatalogError as exc:
+        raise HTTPException(404, str(exc)) from None
+
+
+@router.get("/catalog/needs", response_model=list[NeededFileOut])
+def needs(
+    request: Request,
+    mark: str = Query(max_length=200, pattern=MARK_PATTERN),
+    value: str | None = None,
+    store: str | None = None,
+    limit: int = Query(100, ge=1, le=10_000),
+) -> list[dict[str, Any]]:
+    """Files without ``mark`` (or without ``mark=value``), newest first."""
+    found = catalog_of(request).needs(mark, value, store, limit=limit)
+    return [{**needed.file.to_json(), "path": needed.path} for needed in found]

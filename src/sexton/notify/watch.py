@@ -1,0 +1,139 @@
+"""Watching the database for what people must hear about: a task going down or coming back
+up (the status flips the scheduler records) and newly damaged files.
+
+It reads only new rows after a cursor taken at start, so a restart does not repeat old news.
+Every process that runs a scheduler watches; with several schedulers on one database each
+would send the same news, so enable ``notify:`` on one of them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, func, select
+
+from ..config import Config
+from ..config.models import NotifySettings
+from ..db import reading
+from ..db.catalog_tables import corrupt_files, files
+from ..db.tables import status_changes, task_state
+from ..engine.service import Instance
+from .channels import channels_of
+from .delivery import Deliverer
+from .message import Notification
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 2.0  # news reaches people within this long of the flip being recorded
+
+
+def wanted(config: Config) -> bool:
+    """Whether any notification channel is configured, globally or on a task."""
+    everywhere = [config.settings.notify, *(s.settings.notify for s in config.tasks.values())]
+    return any(n is not None and (n.webhooks or n.email) for n in everywhere)
+
+
+class Notifier:
+    def __init__(self, instance: Instance, deliverer: Deliverer | None = None) -> None:
+        self.instance = instance
+        self.deliverer = deliverer or Deliverer()
+        with reading(instance.engine) as connection:
+            self._last_flip = _max_id(connection, status_changes.c.id)
+            self._last_damage = _max_id(connection, corrupt_files.c.id)
+
+    def policy(self, task: str | None) -> NotifySettings:
+        """A task's own ``notify:`` replaces the global one."""
+        spec = self.instance.config.tasks.get(task) if task else None
+        if spec is not None and spec.settings.notify is not None:
+            return spec.settings.notify
+        return self.instance.config.settings.notify
+
+    def poll_once(self) -> list[Notification]:
+        """Send what happened since the last poll; returns what was queued for sending."""
+        with reading(self.instance.engine) as connection:
+            news = self._flips(connection) + self._damage(connection)
+        for notification in news:
+            policy = self.policy(notification.task)
+            if notification.event in policy.on:
+                for channel in channels_of(policy):
+                    self.deliverer.submit(channel, notification, policy)
+        return news
+
+    def serve(self, stop: threading.Event) -> None:
+        while not stop.wait(POLL_SECONDS):
+            try:
+                self.poll_once()
+            except Exception:  # a database hiccup: the cursor is unchanged, try again
+                log.exception("looking for notifications failed")
+        self.deliverer.close()
+
+    def _flips(self, connection: Connection) -> list[Notification]:
+        rows = connection.execute(
+            select(status_changes, task_state.c.sticky_error)
+            .join_from(status_changes, task_state, status_changes.c.task == task_state.c.task)
+            .where(status_changes.c.id > self._last_flip)
+            .order_by(status_changes.c.id)
+        ).all()
+        news = []
+        for row in rows:
+            self._last_flip = row.id
+            if row.to_status == "down":
+                news.append(_down(row.task, row.from_status, row.at, row.sticky_error))
+            elif row.to_status == "up" and row.from_status in ("down", "late"):
+                news.append(
+                    Notification(
+                        "up",
+                        f"[sexton] {row.task} is back up",
+                        f"{row.task} succeeded again and is on schedule.",
+                        row.at,
+                        row.task,
+                    )
+                )
+        return news
+
+    def _damage(self, connection: Connection) -> list[Notification]:
+        rows = connection.execute(
+            select(corrupt_files, files.c.name)
+            .join_from(corrupt_files, files, corrupt_files.c.file_id == files.c.id)
+            .where(corrupt_files.c.id > self._last_damage)
+            .order_by(corrupt_files.c.id)
+        ).all()
+        news = []
+        for row in rows:
+            self._last_damage = row.id
+            news.append(
+                Notification(
+                    "corruption",
+                    f"[sexton] damaged copy of {row.name} on {row.store}",
+                    f"The copy of {row.name} on store {row.store} no longer matches its "
+                    f"checksum. Restore it from a good copy; `sexton catalog show {row.name}` "
+                    f"lists the copies.",
+                    row.first_seen,
+                    details=(
+                        ("file", row.name),
+                        ("store", row.store),
+                        ("expected", str(row.expected)),
+                        ("found", str(row.actual)),
+                    ),
+                )
+            )
+        return news
+
+
+def _down(task: str, before: str | None, at: datetime, sticky: str | None) -> Notification:
+    why = f"It needs a person: {sticky}" if sticky else "It is overdue or failing."
+    return Notification(
+        "down",
+        f"[sexton] {task} is DOWN",
+        f"{task} went from {before or 'new'} to down. {why} "
+        f"`sexton runs {task}` shows its recent runs; `sexton clear {task}` once it is handled.",
+        at,
+        task,
+    )
+
+
+def _max_id(connection: Connection, column: ColumnElement[Any]) -> int:
+    return int(connection.execute(select(func.coalesce(func.max(column), 0))).scalar_one())

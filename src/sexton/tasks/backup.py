@@ -1,0 +1,123 @@
+"""``backup``: stream a database or directory into a store, verify it there, record it, and
+let old backups go by the retention policy."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pydantic import field_validator, model_validator
+
+from ..backups.context import backup_book
+from ..backups.records import BackupBook
+from ..backups.retention import RetentionPolicy, expired
+from ..backups.sources import Source
+from ..backups.verify import verify
+from ..catalog import UnknownStore
+from ..checksums import check_algorithm
+from ..stores import Store, StoreError, UnsafePath, safe_name
+from .base import RunContext, Task, TaskFailed, TaskParams
+
+DEFAULT_NAME = "{task}/{date:%Y-%m-%dT%H%M%SZ}.{ext}"
+
+
+def backup_name(template: str, task: str, now: datetime, ext: str) -> str:
+    """The store path of a backup made ``now`` (in UTC)."""
+    return safe_name(template.format(task=task, date=now.astimezone(UTC), ext=ext))
+
+
+class BackupTask(Task):
+    type = "backup"
+
+    class Params(TaskParams):
+        source: Source
+        destination: str  # a store name
+        # The backup's path on the store (`name` is the task's own name, hence file_name).
+        file_name: str = DEFAULT_NAME
+        verify: bool = True
+        retention: RetentionPolicy | None = None
+        checksum: str | None = None  # default: the config's `checksum:`
+
+        @field_validator("file_name")
+        @classmethod
+        def _template(cls, value: str) -> str:
+            sample = datetime(2000, 1, 2, 3, 4, 5, tzinfo=UTC)
+            try:
+                backup_name(value, "task", sample, "ext")
+            except (KeyError, IndexError, ValueError) as exc:
+                raise ValueError(
+                    f"bad file_name template {value!r} ({exc}); it may use {{task}}, "
+                    "{date:STRFTIME} and {ext}"
+                ) from None
+            if "{date" not in value:
+                raise ValueError("the file_name template must contain {date...}: names must differ")
+            return value
+
+        @field_validator("checksum")
+        @classmethod
+        def _algorithm(cls, value: str | None) -> str | None:
+            return None if value is None else check_algorithm(value)
+
+        @model_validator(mode="after")
+        def _retention_needs_verify(self) -> BackupTask.Params:
+            if self.retention is not None and not self.verify:
+                raise ValueError(
+                    "retention needs verify: true (nothing is deleted while the newest "
+                    "backup is unverified)"
+                )
+            return self
+
+    def run(self, ctx: RunContext) -> None:
+        params: BackupTask.Params = ctx.params
+        store = _store(ctx, params.destination)
+        book = backup_book(ctx)
+        algorithm = params.checksum or ctx.catalog.checksum
+        made = ctx.now()
+        name = backup_name(params.file_name, ctx.task_name, made, params.source.extension())
+        try:
+            with store.write(name, [algorithm]) as writer:
+                params.source.write_to(writer, ctx)
+        except (StoreError, UnsafePath, OSError) as exc:
+            raise TaskFailed(f"backup {name} to store {store.name} failed: {exc}") from None
+        checksum = writer.checksums[algorithm]
+        backup_id = book.add(
+            task=ctx.task_name,
+            store=store.name,
+            name=name,
+            format=params.source.format,
+            size=writer.size,
+            checksum=str(checksum),
+            created_at=made,
+            run_id=ctx.run_id,
+        )
+        ctx.progress(items=1, bytes=writer.size)
+        ctx.event("backup written", name=name, size=writer.size, checksum=checksum)
+        if params.verify:
+            problem = verify(store, name, writer.size, checksum, params.source.format)
+            book.verified(backup_id, ctx.now(), problem)
+            if problem is not None:
+                raise TaskFailed(f"backup {name} failed verification: {problem}")
+            ctx.event("backup verified", name=name)
+        if params.retention is not None:
+            apply_retention(book, store, ctx, params.retention)
+
+
+def apply_retention(
+    book: BackupBook, store: Store, ctx: RunContext, policy: RetentionPolicy
+) -> None:
+    """Delete the task's backups the policy lets go; the record keeps them as deleted."""
+    for backup in expired(book.of_task(ctx.task_name), policy, ctx.now()):
+        if backup.store != store.name:
+            continue  # written when the task had another destination: not ours to reach now
+        try:
+            store.delete(backup.name, missing_ok=True)
+        except (StoreError, OSError) as exc:
+            raise TaskFailed(f"retention could not delete {backup.name}: {exc}") from None
+        book.deleted(backup.id, ctx.now())
+        ctx.event("backup deleted by retention", name=backup.name)
+
+
+def _store(ctx: RunContext, name: str) -> Store:
+    try:
+        return ctx.stores[name]
+    except (UnknownStore, StoreError) as exc:
+        raise TaskFailed(str(exc)) from None

@@ -1,0 +1,97 @@
+"""/metrics and the alert rules: every rule names only metrics that are exported."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from ruamel.yaml import YAML
+from served import Api
+
+from sexton.alerts import render
+from sexton.metrics import METRIC_NAMES
+
+
+def scrape(api: Api) -> str:
+    response = api.reader.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    return response.text
+
+
+def exported(text: str) -> set[str]:
+    return {line.split()[2] for line in text.splitlines() if line.startswith("# TYPE")} | {
+        re.split(r"[{ ]", line)[0] for line in text.splitlines() if line and line[0] != "#"
+    }
+
+
+def test_metrics_report_tasks_runs_and_the_service(api: Api) -> None:
+    api.admin.post("/api/v1/tasks/hello/runs")
+    api.worker().run_once()
+    api.admin.post("/api/v1/tasks/initial-sync/runs")
+    text = scrape(api)
+    assert 'sexton_task_runs_total{outcome="succeeded",task="hello",type="test_note"} 1.0' in text
+    assert 'sexton_task_status{status="up",task="hello",type="test_note"} 1.0' in text
+    assert 'sexton_task_items_processed_total{task="hello",type="test_note"} 3.0' in text
+    assert 'sexton_task_last_success_timestamp_seconds{task="hello"' in text
+    assert 'sexton_queue_depth{executor="external"} 1.0' in text
+    assert "sexton_workers_alive 0.0" in text
+    names = {n for n in exported(text) if n.startswith("sexton_")}
+    assert (
+        names - {"sexton_task_runs", "sexton_task_items_processed", "sexton_task_bytes_processed"}
+        <= METRIC_NAMES
+    )
+
+
+def test_alert_rules_parse_and_use_only_exported_metrics(api: Api) -> None:
+    rules = YAML(typ="safe").load(render(api.instance.config))
+    all_rules = [rule for group in rules["groups"] for rule in group["rules"]]
+    assert {r["alert"] for r in all_rules} >= {
+        "SextonTaskDown",
+        "SextonTaskOverdue",
+        "SextonTaskFailing",
+        "SextonCorruptInstances",
+        "SextonStoreNearlyFull",
+        "SextonNoWorkers",
+    }
+    for rule in all_rules:
+        assert rule["for"] and rule["labels"]["severity"] and rule["annotations"]["description"]
+        used = set(re.findall(r"\bsexton_[a-z_]+", rule["expr"]))
+        assert used and used <= METRIC_NAMES, rule["expr"]
+    failing = [r for r in all_rules if r["alert"] == "SextonTaskFailing"]
+    assert 'sexton_task_consecutive_failures{task="hello"} >= 1' in [r["expr"] for r in failing]
+
+
+def test_sexton_alerts_prints_the_rules(tmp_path: Path) -> None:
+    config = tmp_path / "sexton.yaml"
+    config.write_text(
+        "tasks:\n"
+        "  - {name: nightly, type: command, command: ['true'], cron: '0 2 * * *'}\n"
+        "  - {name: export, type: heartbeat, every: 1h, alert: {after_failures: 3}}\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "sexton", "alerts", "-c", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    rules = YAML(typ="safe").load(result.stdout)["groups"][1]["rules"]
+    assert 'sexton_task_overdue_seconds{task="nightly"} > 86400' in [r["expr"] for r in rules]
+    assert 'sexton_task_consecutive_failures{task="export"} >= 3' in [r["expr"] for r in rules]
+
+
+def test_the_grafana_dashboard_uses_only_exported_metrics() -> None:
+    dashboard = json.loads(
+        (Path(__file__).parents[2] / "contrib/grafana-dashboard.json").read_text()
+    )
+    used = {
+        name
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"\bsexton_[a-z_]+", target["expr"])
+    }
+    assert used == METRIC_NAMES

@@ -1,0 +1,156 @@
+"""Notifications to a loopback webhook receiver and a local SMTP server (aiosmtpd): status
+flips down and back up, damage found, retried with backoff when the receiver fails."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from email import message_from_bytes
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import insert
+
+from sexton.db.catalog_tables import corrupt_files, files
+from sexton.engine.monitor import Monitor
+from sexton.engine.service import Instance
+from sexton.notify import Notifier
+
+
+class Receiver(ThreadingHTTPServer):
+    """Accepts webhook POSTs; fails the first ``fail_first`` of them with a 500."""
+
+    def __init__(self, fail_first: int) -> None:
+        self.received: list[tuple[str, dict[str, Any]]] = []
+        self.fail_first = fail_first
+        self.attempts = 0
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - the http.server hook's name
+                body = self.rfile.read(int(self.headers["content-length"]))
+                receiver.attempts += 1
+                if receiver.attempts <= receiver.fail_first:
+                    self.send_response(500)
+                else:
+                    receiver.received.append((self.path, json.loads(body)))
+                    self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class Mailbox:
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+
+    async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:  # noqa: N802
+        self.messages.append(message_from_bytes(envelope.content))
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    server = Receiver(fail_first=1)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+
+
+@pytest.fixture
+def mailbox() -> Iterator[tuple[Mailbox, int]]:
+    box = Mailbox()
+    controller = Controller(box, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield box, controller.port
+    controller.stop()
+
+
+def test_flips_and_damage_are_sent_by_webhook_and_email(
+    open_instance: Callable[..., Instance],
+    receiver: Receiver,
+    mailbox: tuple[Mailbox, int],
+) -> None:
+    box, port = mailbox
+    instance = open_instance(
+        "notify:\n"
+        f"  webhooks: ['{receiver.url}/hook']\n"
+        f"  email: {{smtp: '127.0.0.1:{port}', from: sexton@archive.test, to: ops@archive.test}}\n"
+        "  backoff: 0.05s\n"
+        "tasks:\n"
+        "  - {name: export, type: heartbeat, every: 1h}\n"
+        "  - {name: quiet, type: heartbeat, every: 1h,"
+        f" notify: {{webhooks: ['{receiver.url}/quiet'], on: [up]}}}}\n"
+    )
+    notifier = Notifier(instance)
+    monitor = Monitor(instance.config, instance.engine)
+    for task in ("export", "quiet"):
+        instance.book.ping(task, "fail", instance.clock.now(), 2)
+    monitor.record_flips(instance.clock.now())
+    sent = notifier.poll_once()
+    assert [(n.event, n.task) for n in sent] == [("down", "export"), ("down", "quiet")]
+    wait_for(lambda: len(receiver.received) == 1 and len(box.messages) == 1)
+    assert receiver.attempts == 2  # the first delivery failed and was retried
+    path, body = receiver.received[0]
+    assert path == "/hook" and body["event"] == "down" and body["task"] == "export"
+    assert "export is DOWN" in body["text"]
+    assert "export is DOWN" in box.messages[0]["Subject"]
+    assert box.messages[0]["To"] == "ops@archive.test"
+
+    for task in ("export", "quiet"):
+        instance.book.ping(task, "success", instance.clock.now(), None)
+    monitor.record_flips(instance.clock.now())
+    notifier.poll_once()
+    wait_for(lambda: len(receiver.received) == 3)
+    assert sorted((p, b["event"], b["task"]) for p, b in receiver.received[1:]) == [
+        ("/hook", "up", "export"),
+        ("/quiet", "up", "quiet"),
+    ]
+
+    now = instance.clock.now()
+    with instance.engine.begin() as connection:
+        file_id = connection.execute(
+            insert(files).values(name="a/b.warc", size=10, ingested_at=now).returning(files.c.id)
+        ).scalar_one()
+        connection.execute(
+            insert(corrupt_files).values(
+                file_id=file_id,
+                store="clone",
+                first_seen=now,
+                last_seen=now,
+                expected="sha256:aa",
+                actual="sha256:bb",
+            )
+        )
+    notifier.poll_once()
+    wait_for(lambda: len(receiver.received) == 4 and len(box.messages) == 3)
+    assert receiver.received[3][1]["event"] == "corruption"
+    assert receiver.received[3][1]["details"]["file"] == "a/b.warc"
+    assert "a/b.warc" in box.messages[2]["Subject"]
+    notifier.deliverer.close()
