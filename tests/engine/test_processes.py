@@ -18,7 +18,11 @@ from sexton.db import connect
 from sexton.db.tables import runs
 
 SEXTON = [sys.executable, "-m", "sexton"]
-FAST = "scheduler: {poll: 0.2s}\nworker: {poll: 0.05s, lease: 2s, kill_grace: 1s, concurrency: 2}\n"
+FAST = (
+    "api: {listen: '127.0.0.1:0'}\n"  # `serve` also serves the API: any free port will do
+    "scheduler: {poll: 0.2s}\n"
+    "worker: {poll: 0.05s, lease: 2s, kill_grace: 1s, concurrency: 2}\n"
+)
 
 
 def start(config: Path, *args: str) -> subprocess.Popen[bytes]:
