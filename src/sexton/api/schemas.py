@@ -20,6 +20,9 @@ TaskStatusName = Literal["new", "up", "late", "down", "running", "paused"]
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
 RunId = Annotated[int, Path(ge=1, le=MAX_ID)]
+# The largest integer every JSON client reads exactly (a float's 53-bit mantissa); larger
+# bounds are rounded by clients and schema checkers alike.
+MAX_JSON_INT = 2**53
 MAX_TEXT = 64_000  # bytes of a note, error or log sent to the API that are kept
 
 
@@ -123,8 +126,8 @@ class FinishIn(Request):
     outcome: Literal["succeeded", "failed"]
     error: str | None = Field(None, max_length=MAX_TEXT)
     exit_code: int | None = Field(None, ge=-(2**31), lt=2**31)
-    items: int = Field(0, ge=0, lt=2**63)
-    bytes: int = Field(0, ge=0, lt=2**63)
+    items: int = Field(0, ge=0, le=MAX_JSON_INT)
+    bytes: int = Field(0, ge=0, le=MAX_JSON_INT)
     log: str | None = Field(None, max_length=MAX_TEXT)
     worker: str | None = Field(None, min_length=1, max_length=200)
 
