@@ -108,7 +108,9 @@ def main() -> None:
         return
     root = build_tree(args.files)
     find = time_find(root)
-    print(f"{args.files} files, {os.cpu_count()} CPUs; find -printf: {find:.2f} s", flush=True)
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"{args.files} files, {os.cpu_count()} CPUs, load average {load}", flush=True)
+    print(f"find -printf: {find:.2f} s", flush=True)
     print(f"{'database':<9} {'scan':>8} {'ratio':>6} {'rescan':>8} {'ratio':>6} {'peak RSS':>9}")
     for name, url, admin, schema in databases():
         try:
@@ -122,7 +124,7 @@ def main() -> None:
                     connection.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
         print(
             f"{name:<9} {first:>7.2f}s {first / find:>5.1f}x {again:>7.2f}s {again / find:>5.1f}x"
-            f" {peak / 1024:>6.0f} MB",
+            f" {peak / 1024:>6.0f} MB   (load average {os.getloadavg()[0]:.1f})",
             flush=True,
         )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .catalog import Catalog
 from .errors import BadListing, CatalogError, UnknownFile, UnknownStore
+from .fixity import Copy, Finding
 from .reconcile import BATCH_SIZE, Hasher, ScanPlan
 from .records import (
     CORRUPT,
@@ -35,8 +36,10 @@ __all__ = [
     "Catalog",
     "CatalogError",
     "CatalogStats",
+    "Copy",
     "FileDetail",
     "FileRecord",
+    "Finding",
     "Hasher",
     "InstanceRecord",
     "ListedFile",

@@ -4,19 +4,20 @@ per call (or per batch, for listings)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, select
 
-from sexton.checksums import DEFAULT_ALGORITHM
+from sexton.checksums import DEFAULT_ALGORITHM, Checksum
 from sexton.clock import Clock
 from sexton.db import reading
 from sexton.db.catalog_tables import files
 from sexton.stores import Store, StoreSettings, UnsafePath, safe_name
 
-from . import browse, marks
+from . import browse, copies, deletion, fixity, marks, store_state
 from .errors import CatalogError, UnknownFile, UnknownStore
+from .fixity import Copy, Finding
 from .listing import read_listing, root_of
 from .marks import ORDERS, Order
 from .reconcile import Listing, Progress, ScanPlan, reconcile
@@ -136,6 +137,100 @@ class Catalog:
     def stats(self, stores: Mapping[str, Store]) -> CatalogStats:
         with reading(self.engine) as connection:
             return catalog_stats(connection, stores)
+
+    # -- fixity ----------------------------------------------------------------------------
+
+    def due_for_check(
+        self,
+        store: str,
+        verified_before: datetime | None = None,
+        created_after: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[int]:
+        """Ids of present copies on ``store`` to check, least recently verified first."""
+        with reading(self.engine) as connection:
+            return fixity.due_for_check(connection, store, verified_before, created_after, limit)
+
+    def copies(self, instance_ids: Sequence[int]) -> list[Copy]:
+        with reading(self.engine) as connection:
+            return fixity.copies_by_id(connection, instance_ids)
+
+    def record_checks(self, checked: Sequence[tuple[Copy, Checksum]]) -> list[Finding]:
+        """Record checksums computed for copies: verified, or corrupt (see ``fixity``)."""
+        with self.engine.begin() as connection:
+            return fixity.record_checks(connection, checked, self.clock.now())
+
+    def mark_missing(self, instance_ids: Sequence[int]) -> None:
+        with self.engine.begin() as connection:
+            fixity.mark_missing(connection, instance_ids)
+
+    # -- clones ----------------------------------------------------------------------------
+
+    def uncloned(
+        self,
+        source: str,
+        destinations: Sequence[str],
+        created_after: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[Copy]:
+        """Copies on ``source`` of hashed files that no destination holds."""
+        with reading(self.engine) as connection:
+            return copies.uncloned(connection, source, destinations, created_after, limit)
+
+    def unhashed(
+        self, source: str, destinations: Sequence[str], created_after: datetime | None = None
+    ) -> int:
+        with reading(self.engine) as connection:
+            return copies.unhashed(connection, source, destinations, created_after)
+
+    def store_used(self, store: str) -> int:
+        with reading(self.engine) as connection:
+            return copies.store_used(connection, store)
+
+    def register_copy(self, original: Copy, store: str, size: int, mtime: float | None) -> None:
+        """Record a copy whose checksum has been matched against ``original.checksum``."""
+        with self.engine.begin() as connection:
+            copies.register_copy(connection, original, store, size, mtime, self.clock.now())
+
+    def store_overrides(self) -> dict[str, bool]:
+        with reading(self.engine) as connection:
+            return store_state.store_overrides(connection)
+
+    def set_store_enabled(self, store: str, enabled: bool, reason: str | None = None) -> None:
+        with self.engine.begin() as connection:
+            store_state.set_store_enabled(connection, store, enabled, reason, self.clock.now())
+
+    # -- deletion --------------------------------------------------------------------------
+
+    def deletable(
+        self,
+        store: str,
+        created_before: datetime,
+        needed: int,
+        max_verification_age: timedelta | None,
+        after_id: int = 0,
+        limit: int = NAME_BATCH,
+    ) -> list[Copy]:
+        """Copies on ``store`` the deletion rule would let go now (see ``deletion``); with
+        ``max_verification_age`` None, also those whose copies' verification is too old."""
+        fresh_after = (
+            None if max_verification_age is None else self.clock.now() - max_verification_age
+        )
+        with reading(self.engine) as connection:
+            return deletion.deletable(
+                connection, store, created_before, needed, fresh_after, after_id, limit
+            )
+
+    def other_copies(self, copy: Copy) -> list[Copy]:
+        with reading(self.engine) as connection:
+            return deletion.other_copies(connection, copy)
+
+    def delete_copy(
+        self, copy: Copy, store: Store, needed: int, max_verification_age: timedelta
+    ) -> bool:
+        """Delete ``copy`` if ``needed`` other copies vouch for it (DESIGN §5, invariant 1)."""
+        fresh_after = self.clock.now() - max_verification_age
+        return deletion.delete_copy(self.engine, copy, store, needed, fresh_after)
 
     # -- names -----------------------------------------------------------------------------
 

@@ -9,6 +9,8 @@ unstamped ones can be marked missing. An unchanged rescan therefore writes nothi
 
 from __future__ import annotations
 
+import queue
+import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -99,17 +101,71 @@ def _pass(
 ) -> bool:
     """One walk through the listing; ``counts["found"]`` ends as the number of listed copies
     the catalog now holds as present or corrupt. False if stopped before the end."""
-    remaining = iter(entries)
-    while not should_stop():
-        listed = list(islice(remaining, plan.batch_size))
-        if not listed:
-            return True
-        hashed_before = counts["hashed_bytes"]
-        batch = [e for e in listed if plan.scope.holds(e.name)]
-        if batch:
-            _apply_batch(engine, clock, plan, batch, counts, sweep)
-        progress(len(batch), counts["hashed_bytes"] - hashed_before)
-    return False
+    with _ReadAhead(entries, plan.batch_size) as batches:
+        for listed in batches:
+            if should_stop():
+                return False
+            hashed_before = counts["hashed_bytes"]
+            # Last listing of a name wins: a listing file may repeat one, and a batch's
+            # inserts may touch each row once only (PostgreSQL's ON CONFLICT DO UPDATE).
+            batch = list({e.name: e for e in listed if plan.scope.holds(e.name)}.values())
+            if batch:
+                _apply_batch(engine, clock, plan, batch, counts, sweep)
+            progress(len(batch), counts["hashed_bytes"] - hashed_before)
+    return True
+
+
+class _ReadAhead:
+    """Batches of a listing, read by a thread while the caller writes the previous ones.
+
+    Listing is mostly system calls or network waits (the GIL released), and so is the
+    database work, so the two overlap on separate cores. At most ``DEPTH`` batches wait,
+    so memory stays flat.
+    """
+
+    DEPTH = 2
+
+    def __init__(self, entries: Iterable[EntryInfo], size: int) -> None:
+        self._queue: queue.Queue[list[EntryInfo] | BaseException] = queue.Queue(self.DEPTH)
+        self._closed = threading.Event()
+        self._thread = threading.Thread(
+            target=self._fill, args=(iter(entries), size), name="scan-listing", daemon=True
+        )
+
+    def __enter__(self) -> Iterator[list[EntryInfo]]:
+        self._thread.start()
+        return self._batches()
+
+    def __exit__(self, *_exc: object) -> None:
+        self._closed.set()  # a stopped or failed pass: the thread gives up at its next put
+        self._thread.join()
+
+    def _batches(self) -> Iterator[list[EntryInfo]]:
+        while True:
+            item = self._queue.get()
+            if isinstance(item, BaseException):
+                raise item  # the listing failed (e.g. the store vanished): the pass fails
+            if not item:
+                return
+            yield item
+
+    def _fill(self, entries: Iterator[EntryInfo], size: int) -> None:
+        try:
+            while True:
+                batch = list(islice(entries, size))
+                if not self._put(batch) or not batch:  # an empty batch ends the listing
+                    return
+        except BaseException as exc:  # handed to the caller's thread, raised there
+            self._put(exc)
+
+    def _put(self, item: list[EntryInfo] | BaseException) -> bool:
+        while not self._closed.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
 
 
 def _apply_batch(

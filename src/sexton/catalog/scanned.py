@@ -8,9 +8,12 @@ check-then-insert, which would let both sides insert and one fail on the unique 
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
+from operator import itemgetter
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Integer, String, bindparam, func, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
@@ -21,7 +24,6 @@ from sexton.stores import EntryInfo
 
 from .records import CORRUPT, MISSING, PRESENT
 from .scope import Scope
-from .upsert import insert_for
 
 # Rows fetched at a time when streaming a store's instances (missing detection).
 STREAM_BATCH = 5000
@@ -29,18 +31,20 @@ STREAM_BATCH = 5000
 LISTED_STATES = (PRESENT, CORRUPT)
 
 
-@dataclass(frozen=True, slots=True)
-class Known:
-    """What the catalog already holds about one listed name on this store."""
+class Known(NamedTuple):
+    """What the catalog already holds about one listed name on this store.
 
+    A named tuple, not a dataclass: a rescan makes one per file, straight from a row.
+    """
+
+    path: str
     instance_id: int
     size: int | None
     mtime: float | None
     state: str
 
 
-@dataclass(frozen=True, slots=True)
-class Observed:
+class Observed(NamedTuple):
     """A listed file with its checksum, if it was hashed during the scan."""
 
     entry: EntryInfo
@@ -48,18 +52,33 @@ class Observed:
 
 
 def known_instances(connection: Connection, store: str, names: Sequence[str]) -> dict[str, Known]:
-    """The catalog's record of each name on ``store``: one indexed lookup for the batch."""
-    query = select(
-        instances.c.path,
-        instances.c.id,
-        instances.c.size_seen,
-        instances.c.mtime_seen,
-        instances.c.state,
-    ).where(instances.c.store == store, instances.c.path.in_(names))
-    return {
-        row.path: Known(row.id, row.size_seen, row.mtime_seen, row.state)
-        for row in connection.execute(query)
-    }
+    """The catalog's record of each name on ``store``: one indexed lookup for the batch.
+
+    Sent through the driver: a rescan is this query and nothing else, and SQLAlchemy's
+    per-parameter and per-row processing would cost more than the database's work.
+    """
+    cursor = _driver(connection).cursor()
+    try:
+        if connection.dialect.name == "postgresql":
+            # The names as one JSON text: psycopg adapts a list item by item in Python, which
+            # costs more than the lookup.
+            cursor.execute(
+                "SELECT path, id, size_seen, mtime_seen, state FROM instances"
+                " WHERE store = %s"
+                " AND path = ANY(ARRAY(SELECT json_array_elements_text(%s::json)))",
+                (store, json.dumps(names)),
+            )
+        else:
+            marks = ", ".join("?" * len(names))
+            cursor.execute(
+                "SELECT path, id, size_seen, mtime_seen, state FROM instances"
+                f" WHERE store = ? AND path IN ({marks})",
+                (store, *names),
+            )
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    return {row[0]: Known._make(row) for row in rows}
 
 
 def add_new(
@@ -70,65 +89,133 @@ def add_new(
     source: str,
     sweep: str | None,
 ) -> None:
-    """Catalog files first listed now, and their copy on ``store``."""
+    """Catalog files first listed now, and their copy on ``store``.
+
+    The first scan of a store is almost nothing but this, so rows go to the driver already
+    converted (SQLite: ``executemany``; PostgreSQL: ``COPY`` into a temporary table, then one
+    ``INSERT ... SELECT`` per table), in the caller's transaction. A file's mtime becomes
+    ``created_at`` in SQL, from whole seconds and microseconds, exactly as ``UTCDateTime``
+    would store it, so no row needs a ``datetime``.
+    """
     if not batch:
         return
-    new_files = insert_for(connection, files)
-    # A file of that name may already be catalogued (a copy on another store, or a concurrent
-    # scan): the existing row wins, and only gains the checksum if it had none.
-    new_files = new_files.on_conflict_do_update(
-        index_elements=[files.c.name],
-        set_={"checksum": new_files.excluded.checksum},
-        where=files.c.checksum.is_(None) & new_files.excluded.checksum.is_not(None),
-    )
-    connection.execute(
-        new_files,
+    stamp = _bound(connection, now)
+    # In name order, so that neighbouring entries of the name indexes are written together:
+    # a listing's own order scatters them over the whole index, a page read for each.
+    rows = sorted(
         [
-            {
-                "name": o.entry.name,
-                "size": o.entry.size,
-                "checksum": _text(o.checksum),
-                "created_at": _time(o.entry.mtime),
-                "ingested_at": now,
-                "source": source,
-            }
+            (o.entry.name, o.entry.size, _text(o.checksum), o.entry.mtime, *_split(o.entry.mtime))
             for o in batch
         ],
+        key=itemgetter(0),
     )
-    names = [o.entry.name for o in batch]
-    query = select(files.c.name, files.c.id).where(files.c.name.in_(names))
-    ids: dict[str, int] = dict(connection.execute(query).all())
-    new_copies = insert_for(connection, instances)
-    # Another listing of this store may have recorded the copy since our lookup: then this
-    # observation, the newer one, replaces its figures.
-    new_copies = new_copies.on_conflict_do_update(
-        index_elements=[instances.c.store, instances.c.path],
-        set_={
-            "state": PRESENT,
-            "size_seen": new_copies.excluded.size_seen,
-            "mtime_seen": new_copies.excluded.mtime_seen,
-            "seen_at": new_copies.excluded.seen_at,
-            "swept": new_copies.excluded.swept,
-        },
-    )
-    connection.execute(
-        new_copies,
-        [
-            {
-                "file_id": ids[o.entry.name],
-                "store": store,
-                "path": o.entry.name,
-                "state": PRESENT,
-                "size_seen": o.entry.size,
-                "mtime_seen": o.entry.mtime,
-                "seen_at": now,
-                "swept": sweep,
-                "verified_at": now if o.checksum else None,
-                "verified_checksum": _text(o.checksum),
-            }
-            for o in batch
-        ],
-    )
+    if connection.dialect.name == "postgresql":
+        _add_new_postgresql(connection, store, rows, stamp, source, sweep)
+    else:
+        _add_new_sqlite(connection, store, rows, stamp, source, sweep)
+
+
+# (name, size, checksum, mtime, whole seconds of the mtime, microseconds)
+_NewRow = tuple[str, int, str | None, float | None, int | None, int | None]
+
+# A file of that name may already be catalogued (a copy on another store, or a concurrent
+# scan): the existing row wins, and only gains the checksum if it had none.
+_SQLITE_NEW_FILES = """
+INSERT INTO files (name, size, checksum, created_at, ingested_at, source)
+VALUES (?, ?, ?, strftime('%Y-%m-%d %H:%M:%S', ?, 'unixepoch') || printf('.%06d', ?), ?, ?)
+ON CONFLICT (name) DO UPDATE SET checksum = excluded.checksum
+WHERE files.checksum IS NULL AND excluded.checksum IS NOT NULL
+"""
+# Another listing of this store may have recorded the copy since our lookup: then this
+# observation, the newer one, replaces its figures. (The WHERE also resolves SQLite's
+# INSERT ... SELECT ... ON CONFLICT parsing ambiguity.)
+_SQLITE_NEW_COPIES = """
+INSERT INTO instances (file_id, store, path, state, size_seen, mtime_seen, seen_at, swept,
+                       verified_at, verified_checksum)
+SELECT id, ?, name, ?, ?, ?, ?, ?, ?, ? FROM files WHERE name = ?
+ON CONFLICT (store, path) DO UPDATE SET state = excluded.state, size_seen = excluded.size_seen,
+    mtime_seen = excluded.mtime_seen, seen_at = excluded.seen_at, swept = excluded.swept
+"""
+
+
+def _add_new_sqlite(
+    connection: Connection,
+    store: str,
+    rows: list[_NewRow],
+    now: Any,
+    source: str,
+    sweep: str | None,
+) -> None:
+    cursor = _driver(connection).cursor()
+    try:
+        cursor.executemany(
+            _SQLITE_NEW_FILES,
+            [
+                (name, size, ck, whole, micros, now, source)
+                for name, size, ck, _m, whole, micros in rows
+            ],
+        )
+        cursor.executemany(
+            _SQLITE_NEW_COPIES,
+            [
+                (store, PRESENT, size, mtime, now, sweep, now if ck else None, ck, name)
+                for name, size, ck, mtime, _w, _u in rows
+            ],
+        )
+    finally:
+        cursor.close()
+
+
+# ON COMMIT DROP: the table lives for this batch's transaction only, whatever pooled
+# connection it ran on.
+_PG_BATCH_TABLE = """
+CREATE TEMPORARY TABLE scan_batch (
+    name text NOT NULL, size bigint NOT NULL, checksum text,
+    mtime double precision, whole bigint, micros integer
+) ON COMMIT DROP
+"""
+# ORDER BY name: two scans inserting overlapping names take the unique index's row locks in
+# the same order, so they queue instead of deadlocking. On conflict, as for SQLite above.
+_PG_NEW_FILES = """
+INSERT INTO files (name, size, checksum, created_at, ingested_at, source)
+SELECT name, size, checksum,
+       (to_timestamp(whole) AT TIME ZONE 'UTC') + micros * interval '1 microsecond',
+       %(now)s, %(source)s
+FROM scan_batch ORDER BY name
+ON CONFLICT (name) DO UPDATE SET checksum = EXCLUDED.checksum
+WHERE files.checksum IS NULL AND EXCLUDED.checksum IS NOT NULL
+"""
+# A subquery, not a join: the temporary table has no statistics, and the planner would hash
+# the whole files table for every batch instead of probing its name index.
+_PG_NEW_COPIES = """
+INSERT INTO instances (file_id, store, path, state, size_seen, mtime_seen, seen_at, swept,
+                       verified_at, verified_checksum)
+SELECT (SELECT id FROM files WHERE name = b.name), %(store)s, b.name, %(state)s, b.size,
+       b.mtime, %(now)s, %(sweep)s, CASE WHEN b.checksum IS NULL THEN NULL ELSE %(now)s END,
+       b.checksum
+FROM scan_batch b ORDER BY b.name
+ON CONFLICT (store, path) DO UPDATE SET state = EXCLUDED.state, size_seen = EXCLUDED.size_seen,
+    mtime_seen = EXCLUDED.mtime_seen, seen_at = EXCLUDED.seen_at, swept = EXCLUDED.swept
+"""
+
+
+def _add_new_postgresql(
+    connection: Connection,
+    store: str,
+    rows: list[_NewRow],
+    now: Any,
+    source: str,
+    sweep: str | None,
+) -> None:
+    with _driver(connection).cursor() as cursor:
+        cursor.execute(_PG_BATCH_TABLE)
+        with cursor.copy("COPY scan_batch FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute(_PG_NEW_FILES, {"now": now, "source": source})
+        cursor.execute(
+            _PG_NEW_COPIES, {"store": store, "state": PRESENT, "now": now, "sweep": sweep}
+        )
 
 
 def record_changed(
@@ -255,5 +342,24 @@ def _text(checksum: Checksum | None) -> str | None:
     return str(checksum) if checksum is not None else None
 
 
-def _time(mtime: float | None) -> datetime | None:
-    return datetime.fromtimestamp(mtime, UTC) if mtime is not None else None
+def _bound(connection: Connection, moment: datetime) -> Any:
+    """A time as this database's driver takes it for a ``UTCDateTime`` column."""
+    dialect = connection.dialect
+    process = instances.c.seen_at.type.dialect_impl(dialect).bind_processor(dialect)
+    return process(moment) if process is not None else moment
+
+
+def _split(mtime: float | None) -> tuple[int, int] | tuple[None, None]:
+    """Whole seconds and microseconds, rounded as ``datetime.fromtimestamp`` rounds."""
+    if mtime is None:
+        return None, None
+    whole = math.floor(mtime)
+    micros = round((mtime - whole) * 1_000_000)
+    if micros == 1_000_000:
+        return whole + 1, 0
+    return whole, micros
+
+
+def _driver(connection: Connection) -> Any:
+    """The DBAPI connection under ``connection``, in its transaction (sqlite3 or psycopg)."""
+    return connection.connection.driver_connection

@@ -10,6 +10,7 @@ from sexton.db.catalog_tables import files, instances
 from sexton.stores import Store
 
 from .records import PRESENT, CatalogStats, StoreStats
+from .store_state import store_overrides
 
 
 def catalog_stats(connection: Connection, stores: Mapping[str, Store]) -> CatalogStats:
@@ -37,6 +38,7 @@ def catalog_stats(connection: Connection, stores: Mapping[str, Store]) -> Catalo
             held.where(instances.c.state == PRESENT).group_by(instances.c.store)
         )
     }
+    overrides = store_overrides(connection)  # stores switched off at run time (full drives)
     stats: dict[str, StoreStats] = {}
     for name in sorted(set(stores) | set(per_store)):
         n, nbytes = per_store.get(name, (0, 0))
@@ -45,7 +47,7 @@ def catalog_stats(connection: Connection, stores: Mapping[str, Store]) -> Catalo
             files=n,
             bytes=nbytes,
             free=_free(store, nbytes),
-            enabled=store.enabled if store is not None else name in stores,
+            enabled=overrides.get(name, store.enabled if store is not None else name in stores),
         )
     return CatalogStats(int(count), int(total), {k: int(v) for k, v in by_state.items()}, stats)
 

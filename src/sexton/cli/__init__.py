@@ -8,6 +8,7 @@ from .api import alerts, api_command
 from .backup import backup
 from .catalog import catalog
 from .demo import demo
+from .drain import drain
 from .runs import cancel, clear, done, ping, run_command, runs, trigger
 from .service import scheduler, serve_command, worker
 from .setup import db, init, validate
@@ -38,6 +39,7 @@ for command in (
     db,
     catalog,
     backup,
+    drain,
     api_command,
     alerts,
 ):

@@ -67,6 +67,13 @@ instances = Table(
 Index("ix_instances_file_id", instances.c.file_id)
 # "instances of store S in state X" (stats, ls --state, needs --store) without a table scan.
 Index("ix_instances_store_state", instances.c.store, instances.c.state, instances.c.file_id)
+# Fixity checks of one store, least recently verified first.
+Index(
+    "ix_instances_store_verified_at",
+    instances.c.store,
+    instances.c.state,
+    instances.c.verified_at,
+)
 
 marks = Table(
     "marks",

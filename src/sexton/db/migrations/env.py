@@ -6,6 +6,8 @@ from alembic import context
 
 import sexton.db.backup_tables  # noqa: F401  (registers the backup tables on `metadata`)
 import sexton.db.catalog_tables  # noqa: F401  (registers the catalog tables on `metadata`)
+import sexton.db.drain_tables  # noqa: F401  (registers the drain tables on `metadata`)
+import sexton.db.store_state_tables  # noqa: F401  (registers the store state on `metadata`)
 from sexton.db.tables import metadata
 
 engine = context.config.attributes["engine"]

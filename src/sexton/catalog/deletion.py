@@ -1,0 +1,109 @@
+"""The one way a copy is deleted (DESIGN §5, invariant 1).
+
+A copy goes only if at least N *other* copies vouch for the file: present, holding a
+verified checksum equal to the file's, verified recently enough. Corrupt, missing, deleted,
+never-verified, stale or mismatching copies never vouch; a remote site's copy vouches once
+that site confirmed the same checksum recently enough. The rule is one SQL expression,
+``vouching``, used both to list candidates and to decide, again, at the moment of deleting.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, Connection, Engine, func, select, update
+
+from sexton.db.catalog_tables import files, instances, remote_instances
+from sexton.stores import Store
+
+from .errors import CatalogError
+from .fixity import Copy, copies_query, fetch_copies
+from .records import DELETED, PRESENT
+
+
+def vouching(fresh_after: datetime | None) -> ColumnElement[int]:
+    """How many other copies vouch for the file of the ``instances`` row in the outer query
+    (which must join ``files``): local copies plus confirmed remote ones.
+
+    ``fresh_after`` None waives the age of verifications: only for listing candidates whose
+    copies are about to be re-hashed, never for deciding.
+    """
+    other = instances.alias("other")
+    local = select(func.count()).where(
+        other.c.file_id == instances.c.file_id,
+        other.c.id != instances.c.id,
+        other.c.state == PRESENT,
+        other.c.verified_checksum == files.c.checksum,  # NULL on either side never matches
+    )
+    remote = select(func.count()).where(
+        remote_instances.c.file_id == instances.c.file_id,
+        remote_instances.c.checksum == files.c.checksum,
+    )
+    if fresh_after is not None:
+        local = local.where(other.c.verified_at >= fresh_after)
+        remote = remote.where(remote_instances.c.confirmed_at >= fresh_after)
+    return local.scalar_subquery() + remote.scalar_subquery()
+
+
+def deletable(
+    connection: Connection,
+    store: str,
+    created_before: datetime,
+    needed: int,
+    fresh_after: datetime | None,
+    after_id: int,
+    limit: int,
+) -> list[Copy]:
+    """Present copies on ``store`` of files older than ``created_before`` that enough other
+    copies vouch for, by instance id after ``after_id`` (a keyset, for batches)."""
+    query = copies_query().where(
+        instances.c.store == store,
+        instances.c.state == PRESENT,
+        instances.c.id > after_id,
+        func.coalesce(files.c.created_at, files.c.ingested_at) < created_before,
+        vouching(fresh_after) >= needed,
+    )
+    return fetch_copies(connection, query.order_by(instances.c.id).limit(limit))
+
+
+def other_copies(connection: Connection, copy: Copy) -> list[Copy]:
+    """The file's other present copies (to re-verify them before trusting them)."""
+    query = copies_query().where(
+        instances.c.file_id == copy.file_id,
+        instances.c.id != copy.instance_id,
+        instances.c.state == PRESENT,
+    )
+    return fetch_copies(connection, query.order_by(instances.c.id))
+
+
+def delete_copy(
+    engine: Engine, copy: Copy, store: Store, needed: int, fresh_after: datetime
+) -> bool:
+    """Remove ``copy`` from ``store`` and record it deleted, if ``needed`` others vouch.
+
+    Returns False, touching nothing, when they do not (any more). The rule is checked in the
+    transaction that records the deletion, after locking the file's row: every deletion of a
+    copy of one file queues on that lock, which closes the race where deletions on two
+    stores each count the other's copy and both go ahead, leaving fewer than N. The store
+    file is removed before the commit: if removing fails, nothing is recorded; if the process
+    dies after removing, the copy is still ``present`` in the catalog and the next fixity
+    check finds it missing — never a copy recorded gone that is still counted on.
+    """
+    if store.name != copy.store:
+        raise CatalogError(f"copy {copy.path!r} is on store {copy.store}, not {store.name}")
+    with engine.begin() as connection:
+        connection.execute(select(files.c.id).where(files.c.id == copy.file_id).with_for_update())
+        check = (
+            select(instances.c.state, vouching(fresh_after))
+            .join_from(instances, files, instances.c.file_id == files.c.id)
+            .where(instances.c.id == copy.instance_id)
+            .with_for_update(of=instances)
+        )
+        row = connection.execute(check).one_or_none()
+        if row is None or row[0] != PRESENT or row[1] < needed:
+            return False
+        store.delete(copy.path, missing_ok=True)
+        connection.execute(
+            update(instances).where(instances.c.id == copy.instance_id).values(state=DELETED)
+        )
+    return True

@@ -1,0 +1,214 @@
+"""Fixity: which copies are due for a check, and recording what a check found.
+
+A check re-hashes a copy and compares it with the file's checksum. Agreement refreshes
+``verified_at``; disagreement makes the copy ``corrupt`` and counts the damage in
+``corrupt_files``; a file with no checksum yet gets the one just computed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, Select, bindparam, func, or_, select, update
+from sqlalchemy.sql.elements import ColumnElement
+
+from sexton.checksums import Checksum
+from sexton.db.catalog_tables import corrupt_files, files, instances
+
+from .records import CORRUPT, MISSING, PRESENT
+
+# The columns of ``Copy``, in order.
+CopyQuery = Select[int, int, str, str, str, int, str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Copy:
+    """One present copy of a file, with what the catalog knew of the file when it was read."""
+
+    instance_id: int
+    file_id: int
+    name: str  # the file's name: its path on any store it is copied to
+    store: str
+    path: str
+    size: int
+    checksum: str | None  # the file's recorded checksum (``algo:hex``), None if never hashed
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """The outcome of checking one copy: ``expected`` is what the catalog held at the time."""
+
+    copy: Copy
+    expected: str
+    actual: Checksum
+
+    @property
+    def comparable(self) -> bool:
+        """Whether ``expected`` is a checksum in the algorithm ``actual`` was computed in."""
+        recorded = _parsed(self.expected)
+        return recorded is not None and recorded.algo == self.actual.algo
+
+    @property
+    def ok(self) -> bool:
+        return _parsed(self.expected) == self.actual
+
+
+def _parsed(recorded: str) -> Checksum | None:
+    """A recorded checksum (``algo:hex``, or librarian's bare md5); None if malformed."""
+    try:
+        return Checksum.parse(recorded)
+    except ValueError:
+        return None
+
+
+def file_age(created_after: datetime) -> ColumnElement[bool]:
+    """Files that came into being after ``created_after`` (their mtime, else their ingest)."""
+    return func.coalesce(files.c.created_at, files.c.ingested_at) >= created_after
+
+
+def copies_query() -> CopyQuery:
+    """Copies with their file's name, size and checksum; callers add the filters."""
+    return select(
+        instances.c.id,
+        instances.c.file_id,
+        files.c.name,
+        instances.c.store,
+        instances.c.path,
+        files.c.size,
+        files.c.checksum,
+    ).join_from(instances, files, instances.c.file_id == files.c.id)
+
+
+def fetch_copies(connection: Connection, query: CopyQuery) -> list[Copy]:
+    return [Copy(*row) for row in connection.execute(query)]
+
+
+def due_for_check(
+    connection: Connection,
+    store: str,
+    verified_before: datetime | None,
+    created_after: datetime | None,
+    limit: int | None,
+) -> list[int]:
+    """Ids of present copies on ``store`` (not verified since ``verified_before``, if given),
+    least recently verified (never verified first), at most ``limit``.
+
+    Ids only, so a run over a million-copy store holds a list of integers, not of records,
+    and a copy that cannot be read is not fetched again and again by the same run.
+    """
+    query = select(instances.c.id).where(instances.c.store == store, instances.c.state == PRESENT)
+    if verified_before is not None:
+        query = query.where(
+            or_(instances.c.verified_at.is_(None), instances.c.verified_at < verified_before)
+        )
+    if created_after is not None:
+        query = query.join_from(instances, files, instances.c.file_id == files.c.id).where(
+            file_age(created_after)
+        )
+    query = query.order_by(instances.c.verified_at.asc().nulls_first(), instances.c.id)
+    return list(connection.execute(query.limit(limit)).scalars())
+
+
+def copies_by_id(connection: Connection, ids: Sequence[int]) -> list[Copy]:
+    return fetch_copies(connection, copies_query().where(instances.c.id.in_(ids)))
+
+
+def record_checks(
+    connection: Connection, checked: Sequence[tuple[Copy, Checksum]], now: datetime
+) -> list[Finding]:
+    """Record the checksums computed for copies, in one transaction; return each finding.
+
+    The file's checksum is read again here, with the copies' rows locked, rather than taken
+    from when the copies were selected: a rescan may have seen the file rewritten meanwhile
+    (and reset its checksum), and comparing against the stale value would call a good copy
+    corrupt. A file still without a checksum takes the one computed, unless another check
+    recorded one first (``WHERE checksum IS NULL``), in which case that one is compared.
+    A copy hashed in another algorithm than the one now recorded is left for the next check.
+    """
+    if not checked:
+        return []
+    ids = sorted(c.instance_id for c, _ in checked)
+    # Lock order (instances, then files) is the one a rescan uses, so the two cannot deadlock.
+    connection.execute(select(instances.c.id).where(instances.c.id.in_(ids)).with_for_update())
+    current = _file_checksums(connection, {c.file_id for c, _ in checked})
+    unset = {c.file_id: str(actual) for c, actual in checked if current[c.file_id] is None}
+    if unset:
+        connection.execute(
+            update(files)
+            .where(files.c.id == bindparam("fid"), files.c.checksum.is_(None))
+            .values(checksum=bindparam("checksum")),
+            [{"fid": fid, "checksum": text} for fid, text in unset.items()],
+        )
+        current.update(_file_checksums(connection, set(unset)))
+    findings = [
+        finding
+        for copy, actual in checked
+        if (finding := Finding(copy, str(current[copy.file_id]), actual)).comparable
+    ]
+    good = [f for f in findings if f.ok]
+    if good:
+        # The recorded text, not the computed one, is stored as verified: deletion compares
+        # the two as strings, and a bare md5 must still count as a match.
+        connection.execute(
+            update(instances)
+            .where(instances.c.id == bindparam("iid"))
+            .values(state=PRESENT, verified_at=now, verified_checksum=bindparam("checksum")),
+            [{"iid": f.copy.instance_id, "checksum": f.expected} for f in good],
+        )
+    for finding in findings:
+        if not finding.ok:
+            _record_damage(connection, finding, now)
+    return findings
+
+
+def _file_checksums(connection: Connection, file_ids: set[int]) -> dict[int, str | None]:
+    query = select(files.c.id, files.c.checksum).where(files.c.id.in_(file_ids))
+    return {fid: checksum for fid, checksum in connection.execute(query)}
+
+
+def _record_damage(connection: Connection, finding: Finding, now: datetime) -> None:
+    """Mark the copy corrupt and count the damage: one ``corrupt_files`` row per copy.
+
+    The instance row is locked (``record_checks``) before the count is read and bumped, so two
+    checks of the same copy finishing together add two sightings instead of inserting twice.
+    """
+    copy = finding.copy
+    connection.execute(
+        update(instances)
+        .where(instances.c.id == copy.instance_id)
+        .values(state=CORRUPT, verified_at=now, verified_checksum=str(finding.actual))
+    )
+    seen_again = connection.execute(
+        update(corrupt_files)
+        .where(corrupt_files.c.instance_id == copy.instance_id)
+        .values(
+            count=corrupt_files.c.count + 1,
+            last_seen=now,
+            expected=finding.expected,
+            actual=str(finding.actual),
+        )
+    )
+    if seen_again.rowcount == 0:
+        connection.execute(
+            corrupt_files.insert().values(
+                file_id=copy.file_id,
+                instance_id=copy.instance_id,
+                store=copy.store,
+                count=1,
+                first_seen=now,
+                last_seen=now,
+                expected=finding.expected,
+                actual=str(finding.actual),
+            )
+        )
+
+
+def mark_missing(connection: Connection, instance_ids: Sequence[int]) -> None:
+    """Copies a check found gone. Only present ones: a copy deleted meanwhile stays deleted."""
+    connection.execute(
+        update(instances)
+        .where(instances.c.id.in_(instance_ids), instances.c.state == PRESENT)
+        .values(state=MISSING)
+    )

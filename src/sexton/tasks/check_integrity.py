@@ -1,0 +1,85 @@
+"""``check_integrity``: re-hash the copies on a store and compare them with the catalog.
+
+Two ways to choose what to check, as the librarian had one and archives need the other:
+``age_in_days`` checks the copies of files created in that window (new files are the ones
+most often damaged in transit); ``rolling: true`` checks the least recently verified copies
+first, so that with ``files_per_run`` sized to the schedule the whole store is verified once
+per ``cycle``. Damage makes the task ``down`` until ``sexton clear``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import Field, field_validator
+
+from ..catalog import UnknownStore
+from ..checksums import check_algorithm
+from ..config.models import Duration
+from ..stores import StoreError
+from .base import NeedsAttention, RunContext, Task, TaskFailed, TaskInterrupted, TaskParams
+from .verify import Checked, check_copies
+
+# Copies fetched and hashed together: big enough to keep every hashing thread busy, small
+# enough that a kill loses little hashing.
+BATCH = 256
+# Corrupt copies named in the run's error; the events list them all.
+NAMED_IN_ERROR = 5
+
+
+class CheckIntegrityTask(Task):
+    type = "check_integrity"
+
+    class Params(TaskParams):
+        store_name: str
+        age_in_days: int | None = Field(default=7, ge=0)  # ignored when rolling
+        rolling: bool = False
+        cycle: Duration = timedelta(days=30)  # rolling: how old a verification may get
+        files_per_run: int | None = Field(default=None, ge=1)
+        algorithm: str | None = None  # for files never hashed; default: the config's
+
+        @field_validator("algorithm")
+        @classmethod
+        def _algorithm(cls, value: str | None) -> str | None:
+            return None if value is None else check_algorithm(value)
+
+    def run(self, ctx: RunContext) -> None:
+        params: CheckIntegrityTask.Params = ctx.params
+        try:
+            store = ctx.stores[params.store_name]
+        except (UnknownStore, StoreError) as exc:
+            raise TaskFailed(str(exc)) from None
+        now = ctx.now()
+        if params.rolling:
+            due = ctx.catalog.due_for_check(
+                store.name, verified_before=now - params.cycle, limit=params.files_per_run
+            )
+        else:
+            window = None if params.age_in_days is None else timedelta(days=params.age_in_days)
+            due = ctx.catalog.due_for_check(
+                store.name,
+                created_after=None if window is None else now - window,
+                limit=params.files_per_run,
+            )
+        ctx.progress(total=len(due))
+        algorithm = params.algorithm or ctx.catalog.checksum
+        checked = Checked()
+        try:
+            for start in range(0, len(due), BATCH):
+                check_copies(
+                    ctx, store, ctx.catalog.copies(due[start : start + BATCH]), algorithm, checked
+                )
+                if checked.stopped:
+                    break
+        except StoreError as exc:
+            raise TaskFailed(str(exc)) from None
+        ctx.event("checked", store=store.name, **checked.to_json())
+        if checked.corrupt:
+            names = ", ".join(f.copy.path for f in checked.corrupt[:NAMED_IN_ERROR])
+            more = len(checked.corrupt) - NAMED_IN_ERROR
+            raise NeedsAttention(
+                f"{len(checked.corrupt)} corrupt copies on store {store.name}: {names}"
+                + (f" and {more} more" if more > 0 else "")
+            )
+        if checked.stopped:
+            raise TaskInterrupted("stopped before every due copy was checked; the next run resumes")

@@ -1,0 +1,175 @@
+"""``create_local_clone``: one more copy of a store's files on local destinations
+(SneakerNet drives, a second array), each file on exactly one of them.
+
+Each copy is hashed while written to a temporary name and renamed only when its checksum
+equals the catalog's, then registered; a kill at any moment leaves either a temporary file
+(never registered, never under a final name) or a complete copy, which the next run finds
+under its final name, verifies and registers.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import Field
+
+from ..catalog import Copy, UnknownStore
+from ..checksums import Checksum, hash_stream
+from ..config.models import NameList
+from ..sizes import format_size
+from ..stores import AlreadyExists, ChecksumMismatch, Store, StoreError, StoreFull
+from .base import NeedsAttention, RunContext, Task, TaskFailed, TaskInterrupted, TaskParams
+from .verify import Checked, check_copies
+
+
+class CreateLocalCloneTask(Task):
+    type = "create_local_clone"
+
+    class Params(TaskParams):
+        clone_from: str
+        clone_to: NameList = Field(min_length=1)  # tried in order; one copy across all
+        age_in_days: int | None = Field(default=7, ge=0)
+        files_per_run: int | None = Field(default=None, ge=1)
+        disable_store_on_full: bool = False
+
+    def run(self, ctx: RunContext) -> None:
+        params: CreateLocalCloneTask.Params = ctx.params
+        try:
+            source = ctx.stores[params.clone_from]
+            destinations = [ctx.stores[name] for name in params.clone_to]
+        except (UnknownStore, StoreError) as exc:
+            raise TaskFailed(str(exc)) from None
+        window = (
+            None if params.age_in_days is None else ctx.now() - timedelta(days=params.age_in_days)
+        )
+        names = [d.name for d in destinations]
+        unhashed = ctx.catalog.unhashed(source.name, names, window)
+        if unhashed:
+            ctx.event("skipped", reason="no checksum yet: run check_integrity", files=unhashed)
+        todo = ctx.catalog.uncloned(source.name, names, window, params.files_per_run)
+        ctx.progress(total=len(todo))
+        cloner = _Cloner(ctx, source, destinations, params.disable_store_on_full)
+        for copy in todo:
+            if ctx.should_stop():
+                break
+            cloner.clone(copy)
+        ctx.event("cloned", **cloner.counts())
+        cloner.raise_findings()
+        if ctx.should_stop() and cloner.done < len(todo):
+            raise TaskInterrupted("stopped before every file was cloned; the next run resumes")
+
+
+class _Cloner:
+    """The destinations still open for this run, their used bytes, and what went wrong."""
+
+    def __init__(
+        self, ctx: RunContext, source: Store, destinations: list[Store], disable_on_full: bool
+    ) -> None:
+        self.ctx = ctx
+        self.source = source
+        overrides = ctx.catalog.store_overrides()
+        self.open = [d for d in destinations if overrides.get(d.name, d.enabled)]
+        self.used: dict[str, int] = {d.name: ctx.catalog.store_used(d.name) for d in self.open}
+        self.disable_on_full = disable_on_full
+        self.done = 0
+        self.source_damage = Checked()
+        self.conflicts: list[str] = []  # a different file already under the name: left alone
+        self.bad_copies = 0  # copies that failed their checksum while the source is fine
+
+    def clone(self, copy: Copy) -> None:
+        """Put one verified copy of ``copy`` on the first open destination with room."""
+        while True:
+            if not self.open:
+                raise TaskFailed(
+                    "no destination left: every one of "
+                    f"{', '.join(self.ctx.params.clone_to)} is full or disabled"
+                )
+            destination = self.open[0]
+            if not destination.has_room_for(copy.size, self.used[destination.name]):
+                self._full(destination, f"no room for {copy.name} ({format_size(copy.size)})")
+                continue
+            try:
+                self._copy(copy, destination)
+            except StoreFull as exc:  # the device filled up under us (ENOSPC)
+                self._full(destination, str(exc))
+                continue
+            return
+
+    def _copy(self, copy: Copy, destination: Store) -> None:
+        assert copy.checksum is not None  # `uncloned` yields hashed files only
+        expected = Checksum.parse(copy.checksum)
+        try:
+            with self.source.open_read(copy.path) as f:
+                destination.write_from(copy.name, f, [expected.algo], expected, size=copy.size)
+        except FileNotFoundError:
+            self.ctx.catalog.mark_missing([copy.instance_id])
+            self.source_damage.missing.append(copy)
+            self.ctx.event("missing", store=self.source.name, path=copy.path)
+            return
+        except ChecksumMismatch:
+            self._recheck_source(copy, expected.algo)
+            return
+        except AlreadyExists:
+            self._adopt(copy, destination, expected)
+            return
+        self._register(copy, destination)
+
+    def _adopt(self, copy: Copy, destination: Store, expected: Checksum) -> None:
+        """A file already under the final name: a copy an earlier run completed but did not
+        register (killed between rename and record), or someone else's file. Hash it to tell."""
+        with destination.open_read(copy.name) as f:
+            _size, found = hash_stream(f, [expected.algo])
+        if found[expected.algo] == expected:
+            self._register(copy, destination)
+            return
+        self.conflicts.append(f"{destination.name}:{copy.name}")
+        self.ctx.event(
+            "conflict", store=destination.name, path=copy.name, found=found[expected.algo]
+        )
+
+    def _recheck_source(self, copy: Copy, algo: str) -> None:
+        """The copy did not match: if the source itself changed, it is flagged corrupt."""
+        before = len(self.source_damage.corrupt) + len(self.source_damage.missing)
+        check_copies(self.ctx, self.source, [copy], algo, self.source_damage)
+        if len(self.source_damage.corrupt) + len(self.source_damage.missing) == before:
+            self.bad_copies += 1
+            self.ctx.event(
+                "copy mismatch", path=copy.name, source="verified again, left for the next run"
+            )
+
+    def _register(self, copy: Copy, destination: Store) -> None:
+        info = destination.info(copy.name)
+        self.ctx.catalog.register_copy(
+            copy, destination.name, copy.size, info.mtime if info is not None else None
+        )
+        self.used[destination.name] += copy.size
+        self.done += 1
+        self.ctx.progress(items=1, bytes=copy.size)
+
+    def _full(self, destination: Store, why: str) -> None:
+        if not self.disable_on_full:
+            raise TaskFailed(
+                f"store {destination.name} is full ({why}); free space, or set "
+                "disable_store_on_full to move on to the next destination"
+            )
+        self.ctx.catalog.set_store_enabled(destination.name, False, f"full: {why}")
+        self.ctx.event("store disabled", store=destination.name, reason=why)
+        self.open.pop(0)
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "copied": self.done,
+            "source_corrupt": len(self.source_damage.corrupt),
+            "source_missing": len(self.source_damage.missing),
+            "bad_copies": self.bad_copies,
+            "conflicts": len(self.conflicts),
+        }
+
+    def raise_findings(self) -> None:
+        """Damage to the source, or a stranger's file in the way, needs a person."""
+        problems = [
+            f"corrupt on {self.source.name}: {f.copy.path}" for f in self.source_damage.corrupt
+        ]
+        problems += [f"a different file is already at {c}" for c in self.conflicts]
+        if problems:
+            raise NeedsAttention("; ".join(problems))

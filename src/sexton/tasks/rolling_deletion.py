@@ -1,0 +1,95 @@
+"""``rolling_deletion``: free a store of old files that enough verified copies hold elsewhere.
+
+Every deletion goes through ``Catalog.delete_copy``, the one function that enforces
+DESIGN §5 invariant 1; this task only chooses candidates and, with ``verify_checksums``,
+re-hashes the copies it is about to rely on first, so one that rotted since its last check
+is caught instead of counted.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from itertools import groupby
+
+from pydantic import Field
+
+from ..catalog import Copy, UnknownStore
+from ..config.models import Duration
+from ..stores import StoreError
+from .base import NeedsAttention, RunContext, Task, TaskFailed, TaskInterrupted, TaskParams
+from .verify import Checked, check_copies
+
+BATCH = 500  # candidates fetched per query
+
+
+class RollingDeletionTask(Task):
+    type = "rolling_deletion"
+
+    class Params(TaskParams):
+        store_name: str
+        age_in_days: int = Field(ge=0)  # only files older than this
+        number_of_copies: int = Field(ge=1)  # other verified copies each deletion needs
+        verify_checksums: bool = False
+        max_verification_age: Duration = timedelta(days=30)
+        dry_run: bool = False
+
+    def run(self, ctx: RunContext) -> None:
+        params: RollingDeletionTask.Params = ctx.params
+        try:
+            store = ctx.stores[params.store_name]
+        except (UnknownStore, StoreError) as exc:
+            raise TaskFailed(str(exc)) from None
+        older_than = ctx.now() - timedelta(days=params.age_in_days)
+        damage = Checked()
+        deleted = kept = 0
+        after = 0
+        # Copies about to be re-hashed may vouch on an old verification; delete_copy still
+        # demands a fresh one.
+        listing_age = None if params.verify_checksums else params.max_verification_age
+        while batch := ctx.catalog.deletable(
+            store.name,
+            older_than,
+            params.number_of_copies,
+            listing_age,
+            after_id=after,
+            limit=BATCH,
+        ):
+            after = batch[-1].instance_id
+            for copy in batch:
+                if ctx.should_stop():
+                    raise TaskInterrupted(f"stopped after deleting {deleted}; the next run resumes")
+                if params.verify_checksums:
+                    self._verify_others(ctx, copy, damage)
+                if params.dry_run:
+                    ctx.event("would delete", store=store.name, path=copy.path)
+                    continue
+                try:
+                    gone = ctx.catalog.delete_copy(
+                        copy, store, params.number_of_copies, params.max_verification_age
+                    )
+                except StoreError as exc:
+                    raise TaskFailed(str(exc)) from None
+                if gone:
+                    deleted += 1
+                    ctx.progress(items=1, bytes=copy.size)
+                else:
+                    kept += 1
+        ctx.event(
+            "rolling deletion", store=store.name, deleted=deleted, kept=kept, dry_run=params.dry_run
+        )
+        if damage.corrupt:
+            names = ", ".join(f"{f.copy.store}:{f.copy.path}" for f in damage.corrupt)
+            raise NeedsAttention(f"corrupt copies found while verifying: {names}")
+
+    @staticmethod
+    def _verify_others(ctx: RunContext, copy: Copy, into: Checked) -> None:
+        """Re-hash the file's other copies, recording what is found; copies on stores not
+        configured or not reachable here keep their recorded verification."""
+        others = sorted(ctx.catalog.other_copies(copy), key=lambda c: c.store)
+        for store_name, group in groupby(others, key=lambda c: c.store):
+            try:
+                store = ctx.stores[store_name]
+            except (UnknownStore, StoreError) as exc:  # its copies stay as last recorded
+                ctx.event("unreachable", store=store_name, error=exc)
+                continue
+            check_copies(ctx, store, list(group), ctx.catalog.checksum, into)

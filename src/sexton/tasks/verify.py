@@ -1,0 +1,112 @@
+"""Re-hashing copies on a store and recording what was found: the fixity step that
+``check_integrity`` runs on a whole store, ``create_local_clone`` on a source whose copy
+failed, and ``rolling_deletion`` on the copies it is about to rely on."""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from itertools import groupby
+from typing import BinaryIO
+
+from ..catalog import Copy, Finding
+from ..checksums import Checksum, hash_files_parallel
+from ..stores import Store
+from .base import RunContext
+
+# Errors that mean the file is gone, not merely unreadable right now.
+GONE_ERRNOS = frozenset({errno.ENOENT, errno.ENOTDIR})
+
+
+@dataclass
+class Checked:
+    """What checking a set of copies found, for the run's summary event."""
+
+    verified: int = 0
+    corrupt: list[Finding] = field(default_factory=list)
+    missing: list[Copy] = field(default_factory=list)
+    unreadable: int = 0  # read errors other than "gone": left for the next check
+    stopped: bool = False  # should_stop() became true before every copy was checked
+
+    def to_json(self) -> dict[str, int]:
+        return {
+            "verified": self.verified,
+            "corrupt": len(self.corrupt),
+            "missing": len(self.missing),
+            "unreadable": self.unreadable,
+        }
+
+
+@dataclass(frozen=True)
+class _Opener:
+    """Opens one copy; hash results carry it back, so each result finds its copy."""
+
+    store: Store
+    copy: Copy
+
+    def __call__(self) -> BinaryIO:
+        return self.store.open_read(self.copy.path)
+
+
+def algorithm_of(copy: Copy, default: str) -> str:
+    """The algorithm a copy must be hashed in to compare it with its file's checksum."""
+    return Checksum.parse(copy.checksum).algo if copy.checksum else default
+
+
+def check_copies(
+    ctx: RunContext, store: Store, copies: Sequence[Copy], default_algorithm: str, into: Checked
+) -> None:
+    """Hash ``copies`` (all on ``store``) several at a time and record each outcome.
+
+    Copies are grouped by the algorithm their file's checksum is in, so each is read once.
+    Outcomes are recorded per group in one transaction: a run killed mid-group loses only
+    hashing, which the next run repeats.
+    """
+    ordered = sorted(copies, key=lambda c: algorithm_of(c, default_algorithm))
+    for algo, group in groupby(ordered, key=lambda c: algorithm_of(c, default_algorithm)):
+        hashed: list[tuple[Copy, Checksum]] = []
+        gone: list[Copy] = []
+        for result in hash_files_parallel([_Opener(store, c) for c in group], [algo]):
+            assert isinstance(result.source, _Opener)
+            copy = result.source.copy
+            if result.error is None:
+                hashed.append((copy, result.checksums[algo]))
+            elif result.error.errno in GONE_ERRNOS:
+                gone.append(copy)
+            else:
+                into.unreadable += 1
+                ctx.event("unreadable", store=store.name, path=copy.path, error=result.error)
+            ctx.progress(items=1, bytes=result.size)
+            if ctx.should_stop():
+                into.stopped = True
+                break
+        _record(ctx, store, hashed, gone, into)
+        if into.stopped:
+            return
+
+
+def _record(
+    ctx: RunContext,
+    store: Store,
+    hashed: list[tuple[Copy, Checksum]],
+    gone: list[Copy],
+    into: Checked,
+) -> None:
+    for finding in ctx.catalog.record_checks(hashed):
+        if finding.ok:
+            into.verified += 1
+            continue
+        into.corrupt.append(finding)
+        ctx.event(
+            "corrupt",
+            store=store.name,
+            path=finding.copy.path,
+            expected=finding.expected,
+            actual=finding.actual,
+        )
+    if gone:
+        ctx.catalog.mark_missing([c.instance_id for c in gone])
+        into.missing.extend(gone)
+        for copy in gone:
+            ctx.event("missing", store=store.name, path=copy.path)
