@@ -70,7 +70,14 @@ Index(
     sqlite_where=runs.c.state == "running",
     postgresql_where=runs.c.state == "running",
 )
-Index("ix_runs_claim", runs.c.state, runs.c.not_before)
+# Claims read the oldest due queued runs; this index holds only those, in that order.
+Index(
+    "ix_runs_queued",
+    runs.c.not_before,
+    runs.c.id,
+    sqlite_where=runs.c.state == "queued",
+    postgresql_where=runs.c.state == "queued",
+)
 Index("ix_runs_task_id", runs.c.task, runs.c.id)
 
 run_events = Table(

@@ -11,9 +11,8 @@ from collections.abc import Collection, Iterable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, func, select, update
+from sqlalchemy import ColumnElement, Connection, bindparam, func, literal_column, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..db.tables import runs, task_state
@@ -30,6 +29,7 @@ class ClaimRules:
     requires: tuple[str, ...] = ()
     exclusive_with: tuple[str, ...] = ()
     skip_on_conflict: bool = False
+    concurrency: int = 1
 
 
 @dataclass(frozen=True)
@@ -40,35 +40,34 @@ class Refusal:
     skip: bool
 
 
-def _candidates_query() -> Select[Any]:
-    """Due queued runs of the given tasks whose task has a free lane, oldest first.
+def in_state(state: str) -> ColumnElement[bool]:
+    """``runs.state = '<state>'`` with the state written literally, not as a parameter: a
+    prepared statement's generic plan on PostgreSQL can then use the partial indexes that
+    are defined on one state (a parameter hides which of them applies)."""
+    return runs.c.state == literal_column(f"'{state}'")
 
-    Built once: claims are the hottest query of a busy worker.
-    """
-    busy = runs.alias("busy")
-    running_now = (
-        select(func.count())
-        .select_from(busy)
-        .where(busy.c.task == runs.c.task, busy.c.state == RUNNING)
-        .scalar_subquery()
+
+# How many runs of each of the given tasks are running now (reads the running-lane index).
+RUNNING_PER_TASK = (
+    select(runs.c.task, func.count())
+    .where(in_state(RUNNING), runs.c.task.in_(bindparam("tasks", expanding=True)))
+    .group_by(runs.c.task)
+)
+
+# Due queued runs of the given tasks, oldest first (reads the queued-runs index). Two
+# workers never lock the same candidate, and neither waits for the other.
+CANDIDATES = (
+    select(runs.c.id, runs.c.task, runs.c.concurrency)
+    .where(
+        in_state(QUEUED),
+        runs.c.executor == bindparam("executor"),
+        runs.c.not_before <= bindparam("now"),
+        runs.c.task.in_(bindparam("tasks", expanding=True)),
     )
-    return (
-        select(runs.c.id, runs.c.task, runs.c.concurrency)
-        .where(
-            runs.c.state == QUEUED,
-            runs.c.executor == bindparam("executor"),
-            runs.c.not_before <= bindparam("now"),
-            runs.c.task.in_(bindparam("tasks", expanding=True)),
-            running_now < runs.c.concurrency,
-        )
-        .order_by(runs.c.not_before, runs.c.id)
-        .limit(CANDIDATES_PER_CLAIM)
-        # Two workers never lock the same candidate, and neither waits for the other.
-        .with_for_update(skip_locked=True, of=runs)
-    )
-
-
-CANDIDATES = _candidates_query()
+    .order_by(runs.c.not_before, runs.c.id)
+    .limit(CANDIDATES_PER_CLAIM)
+    .with_for_update(skip_locked=True, of=runs)
+)
 
 
 def claim_next(
@@ -82,10 +81,16 @@ def claim_next(
     rules: Mapping[str, ClaimRules],
 ) -> Run | None:
     """Claim the oldest due queued run of ``tasks`` this worker may start, or None."""
-    if not tasks:
+    running: dict[str, int] = {
+        task: count for task, count in connection.execute(RUNNING_PER_TASK, {"tasks": list(tasks)})
+    }
+    # Tasks whose every lane is taken are left out, so their waiting runs cannot hide the
+    # runs of other tasks behind them.
+    free = [t for t in tasks if running.get(t, 0) < rules.get(t, ClaimRules()).concurrency]
+    if not free:
         return None
     candidates = connection.execute(
-        CANDIDATES, {"executor": executor, "now": now, "tasks": list(tasks)}
+        CANDIDATES, {"executor": executor, "now": now, "tasks": free}
     ).all()
     for candidate in candidates:
         rule = rules.get(candidate.task, ClaimRules())
@@ -173,7 +178,7 @@ def check_rules(connection: Connection, task: str, rules: ClaimRules) -> Refusal
         ).all()
         busy = connection.execute(
             select(runs.c.task)
-            .where(runs.c.task.in_(rules.exclusive_with), runs.c.state == RUNNING)
+            .where(runs.c.task.in_(rules.exclusive_with), in_state(RUNNING))
             .limit(1)
         ).scalar_one_or_none()
         if busy is not None:
@@ -186,7 +191,7 @@ def check_rules(connection: Connection, task: str, rules: ClaimRules) -> Refusal
 def free_lane(connection: Connection, task: str, concurrency: int) -> int | None:
     taken = set(
         connection.execute(
-            select(runs.c.lane).where(runs.c.task == task, runs.c.state == RUNNING)
+            select(runs.c.lane).where(runs.c.task == task, in_state(RUNNING))
         ).scalars()
     )
     return next((lane for lane in range(concurrency) if lane not in taken), None)
@@ -205,7 +210,7 @@ def renew_leases(
         return {}
     rows = connection.execute(
         update(runs)
-        .where(runs.c.id.in_(ids), runs.c.worker == worker, runs.c.state == RUNNING)
+        .where(runs.c.id.in_(ids), runs.c.worker == worker, in_state(RUNNING))
         .values(lease_expires_at=until)
         .returning(runs.c.id, runs.c.cancel_requested)
     ).all()
@@ -214,7 +219,7 @@ def renew_leases(
 
 def any_expired(connection: Connection, now: datetime) -> bool:
     found = connection.execute(
-        select(runs.c.id).where(runs.c.state == RUNNING, runs.c.lease_expires_at < now).limit(1)
+        select(runs.c.id).where(in_state(RUNNING), runs.c.lease_expires_at < now).limit(1)
     ).first()
     return found is not None
 
@@ -222,7 +227,7 @@ def any_expired(connection: Connection, now: datetime) -> bool:
 def expired_runs(connection: Connection, now: datetime) -> list[Run]:
     rows = connection.execute(
         select(runs)
-        .where(runs.c.state == RUNNING, runs.c.lease_expires_at < now)
+        .where(in_state(RUNNING), runs.c.lease_expires_at < now)
         .with_for_update(skip_locked=True)
     ).all()
     return [Run.from_row(row) for row in rows]
@@ -237,5 +242,5 @@ def abandon(connection: Connection, run: Run, now: datetime) -> Run | None:
         ABANDONED,
         now,
         f"lease of {run.worker} expired",
-        only_if=runs.c.lease_expires_at < now,
+        lease_expired=True,
     )

@@ -9,12 +9,26 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Float,
+    Update,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..db.tables import run_events, runs, status_changes, task_state
+from ..db.types import UTCDateTime
 from .states import ALLOWED, FINISHED, QUEUED, RUNNING, SUCCEEDED, UNSUCCESSFUL
 
 
@@ -137,6 +151,22 @@ def create_run(
     return int(run_id)
 
 
+@cache
+def _move_statement(columns: tuple[str, ...], held_by: bool, lease_expired: bool) -> Update:
+    """The state-change UPDATE for one set of changed columns, built once.
+
+    A statement rebuilt with inline values on every call spends more time in SQLAlchemy than
+    in the database; with bound parameters it is compiled once and reused.
+    """
+    condition = (runs.c.id == bindparam("_id")) & (runs.c.state == bindparam("_source"))
+    if held_by:
+        condition &= runs.c.worker == bindparam("_worker")
+    if lease_expired:
+        condition &= runs.c.lease_expires_at < bindparam("_now", type_=UTCDateTime())
+    changes = {name: bindparam(name, type_=runs.c[name].type) for name in columns}
+    return update(runs).where(condition).values(changes).returning(*runs.c)
+
+
 def transition(
     connection: Connection,
     run_id: int,
@@ -145,61 +175,91 @@ def transition(
     now: datetime,
     message: str | None = None,
     *,
-    only_if: Any = None,
+    held_by: str | None = None,
+    lease_expired: bool = False,
     **values: Any,
 ) -> Run | None:
     """Move run ``run_id`` from ``source`` to ``target``; the updated run, or None if it was
     no longer in ``source`` (someone else moved it first — the race this closes).
 
-    ``only_if`` adds a condition (e.g. "still held by this worker") to the same atomic update.
+    ``held_by`` (the run is still held by this worker) and ``lease_expired`` (its lease ran
+    out before ``now``) add their condition to the same atomic update.
     """
     if target not in ALLOWED.get(source, ()):
         raise InvalidTransition(f"a run cannot move from {source} to {target}")
-    condition = (runs.c.id == run_id) & (runs.c.state == source)
-    if only_if is not None:
-        condition = condition & only_if
     if target in FINISHED:
         values.setdefault("finished_at", now)
     if target != RUNNING:
         values.setdefault("lane", None)
         values.setdefault("lease_expires_at", None)
-    result = connection.execute(
-        update(runs).where(condition).values(state=target, **values).returning(*runs.c)
-    ).one_or_none()
+    values["state"] = target
+    statement = _move_statement(tuple(sorted(values)), held_by is not None, lease_expired)
+    parameters = {**values, "_id": run_id, "_source": source, "_worker": held_by, "_now": now}
+    result = connection.execute(statement, parameters).one_or_none()
     if result is None:
         return None
     run = Run.from_row(result)
     connection.execute(
-        insert(run_events).values(
-            run_id=run_id,
-            task=run.task,
-            at=now,
-            from_state=source,
-            to_state=target,
-            message=message,
-        )
+        NEW_EVENT,
+        {
+            "run_id": run_id,
+            "task": run.task,
+            "at": now,
+            "from_state": source,
+            "to_state": target,
+            "message": message,
+        },
     )
-    if target in FINISHED or target == RUNNING:
-        _summarise(connection, run, now)
+    if target in FINISHED:
+        _summarise(connection, run)
     return run
 
 
-def _summarise(connection: Connection, run: Run, now: datetime) -> None:
-    """Keep the task's summary row (what `sexton status` reads) in step with its runs."""
-    changes: dict[str, Any] = {"last_run_id": run.id}
-    if run.state == RUNNING:
-        changes["last_started_at"] = run.started_at
-    else:
-        changes["last_finished_at"] = run.finished_at
-        changes["last_outcome"] = run.state
-        if run.started_at and run.finished_at:
-            changes["last_duration"] = (run.finished_at - run.started_at).total_seconds()
-        if run.state == SUCCEEDED:
-            changes["last_success_at"] = run.finished_at
-            changes["failures"] = 0
-        elif run.state in UNSUCCESSFUL:
-            changes["failures"] = task_state.c.failures + 1
-    connection.execute(update(task_state).where(task_state.c.task == run.task).values(**changes))
+NEW_EVENT = insert(run_events)
+# The summary row after a finished run; `failures` counts unsuccessful runs in a row.
+SUMMARY = (
+    update(task_state)
+    .where(task_state.c.task == bindparam("_task"))
+    .values(
+        last_run_id=bindparam("last_run_id"),
+        last_started_at=bindparam("last_started_at", type_=UTCDateTime()),
+        last_finished_at=bindparam("last_finished_at", type_=UTCDateTime()),
+        last_outcome=bindparam("last_outcome"),
+        last_duration=bindparam("last_duration", type_=Float()),
+        last_success_at=func.coalesce(
+            bindparam("success_at", type_=UTCDateTime()), task_state.c.last_success_at
+        ),
+        failures=case(
+            (bindparam("outcome_kind") == "success", 0),
+            (bindparam("outcome_kind") == "failure", task_state.c.failures + 1),
+            else_=task_state.c.failures,
+        ),
+    )
+)
+
+
+def _summarise(connection: Connection, run: Run) -> None:
+    """Keep the task's summary row (what `sexton status` reads) in step with its finished
+    runs. Only finishing writes it: claims stay off this one hot row per task, so workers
+    starting runs of the same task do not queue behind each other's commits."""
+    duration = None
+    if run.started_at and run.finished_at:
+        duration = (run.finished_at - run.started_at).total_seconds()
+    succeeded = run.state == SUCCEEDED
+    kind = "success" if succeeded else "failure" if run.state in UNSUCCESSFUL else "other"
+    connection.execute(
+        SUMMARY,
+        {
+            "_task": run.task,
+            "last_run_id": run.id,
+            "last_started_at": run.started_at,
+            "last_finished_at": run.finished_at,
+            "last_outcome": run.state,
+            "last_duration": duration,
+            "success_at": run.finished_at if succeeded else None,
+            "outcome_kind": kind,
+        },
+    )
 
 
 def ensure_task_rows(engine: Engine, names: Iterable[str], now: datetime) -> None:

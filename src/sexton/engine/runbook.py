@@ -249,7 +249,7 @@ class RunBook:
                 outcome.state,
                 now,
                 outcome.error,
-                only_if=runs.c.worker == run.worker,
+                held_by=run.worker,
                 error=outcome.error,
                 exit_code=outcome.exit_code,
                 items=outcome.items,
@@ -306,7 +306,7 @@ class RunBook:
                 QUEUED,
                 now,
                 why,
-                only_if=runs.c.worker == run.worker,
+                held_by=run.worker,
                 worker=None,
                 started_at=None,
                 not_before=now,
@@ -436,4 +436,5 @@ def _claim_rules(spec: TaskSpec, config: Config) -> ClaimRules:
         requires=tuple(spec.settings.requires),
         exclusive_with=tuple(sorted(partners)),
         skip_on_conflict=spec.settings.on_conflict == "skip",
+        concurrency=spec.settings.concurrency,
     )

@@ -106,7 +106,9 @@ class Worker:
         return self.book.finish(run, outcome, now)
 
     def _perform(self, spec: TaskSpec, ctx: EngineRunContext) -> Outcome | None:
-        """Run the task in its own thread so a hard timeout can be enforced around it."""
+        """Run the task; in its own thread when a hard timeout must be enforced around it."""
+        if spec.settings.hard_timeout is None:
+            return self._call(spec, ctx)
         box: dict[str, Outcome | None] = {}
         thread = threading.Thread(
             target=lambda: box.update(outcome=self._call(spec, ctx)),
@@ -114,12 +116,8 @@ class Worker:
             daemon=True,
         )
         thread.start()
-        limit = None
-        if spec.settings.hard_timeout is not None:
-            limit = (
-                spec.settings.hard_timeout.total_seconds() + ctx.kill_grace + STUCK_AFTER_SECONDS
-            )
-        thread.join(limit)
+        hard = spec.settings.hard_timeout.total_seconds()
+        thread.join(hard + ctx.kill_grace + STUCK_AFTER_SECONDS)
         if thread.is_alive():
             ctx.cancelled.set()
             return self._outcome(ctx, TIMED_OUT, "did not stop after its hard timeout")
