@@ -118,8 +118,8 @@ def _pass(
 class _ReadAhead:
     """Batches of a listing, read by a thread while the caller writes the previous ones.
 
-    Listing is mostly system calls or network waits (the GIL released), and so is the
-    database work, so the two overlap on separate cores. At most ``DEPTH`` batches wait,
+    Listing is mostly system calls or network waits, and sqlite3 and psycopg release the GIL
+    while the database works, so the two overlap on separate cores. At most ``DEPTH`` batches wait,
     so memory stays flat.
     """
 
