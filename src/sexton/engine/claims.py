@@ -7,6 +7,7 @@ one of its task's lanes, which a partial unique index keeps to one run per lane.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Collection, Iterable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -189,12 +190,15 @@ def check_rules(connection: Connection, task: str, rules: ClaimRules) -> Refusal
 
 
 def free_lane(connection: Connection, task: str, concurrency: int) -> int | None:
+    """A lane no running run of ``task`` holds, or None. Chosen at random: workers claiming
+    at the same moment then rarely pick the same lane and lose the race on its index."""
     taken = set(
         connection.execute(
             select(runs.c.lane).where(runs.c.task == task, in_state(RUNNING))
         ).scalars()
     )
-    return next((lane for lane in range(concurrency) if lane not in taken), None)
+    free = [lane for lane in range(concurrency) if lane not in taken]
+    return random.choice(free) if free else None
 
 
 def renew_leases(
