@@ -1,5 +1,4 @@
-"""The HTTP surface: JSON API, dashboard, ``/metrics`` and ``/healthz``."""
+"""The HTTP surface: JSON API, dashboard, ``/metrics`` and ``/healthz``.
 
-from .app import API_PREFIX, create_app
-
-__all__ = ["API_PREFIX", "create_app"]
+Nothing is imported here, so commands that never serve HTTP do not load the web framework.
+"""

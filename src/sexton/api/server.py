@@ -17,15 +17,12 @@ import uvicorn
 from ..engine.service import Instance
 from .app import create_app
 from .auth import configured_tokens
+from .refusal import ApiRefused
 
 log = logging.getLogger(__name__)
 
 STARTUP_TIMEOUT = 15.0  # seconds to bind and start before the service gives up
 STOP_TIMEOUT = 10.0  # open connections get this long to finish on shutdown
-
-
-class ApiRefused(Exception):
-    """The API cannot be served as configured (unsafe address, port in use)."""
 
 
 def split_listen(listen: str) -> tuple[str, int]:

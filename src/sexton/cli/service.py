@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ..api.server import ApiRefused
+from ..api.refusal import ApiRefused
 from ..engine.service import Instance, serve, stop_on_signals
 from .common import config_option, console, fail, open_instance
 
