@@ -9,7 +9,7 @@ import httpx
 import pytest
 from served import ADMIN_TOKEN, READ_TOKEN, Api, client
 
-PARAMS = {"name": "hello", "signal": "success", "run_id": "1"}
+PARAMS = {"name": "hello", "signal": "success", "run_id": "1", "action": "disable"}
 OPEN = {"/healthz"}
 
 

@@ -1,5 +1,5 @@
-"""The catalog and the stores, read-only: totals, files with their copies and marks, and
-the files that still lack a mark (what a processing job would pick up next)."""
+"""The catalog and the stores: totals, files with their copies and marks, the files that
+still lack a mark (what a processing job would pick up next), and switching stores on or off."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from typing import Any, Literal
 from fastapi import APIRouter, HTTPException, Query, Request
 
 from ...catalog import STATES, CatalogError
-from ..auth import READ
-from ..deps import catalog_of, stores_of
+from ...config.errors import did_you_mean
+from ..auth import ADMIN, READ
+from ..deps import catalog_of, instance_of, stores_of
 from ..schemas import CatalogStatsOut, FileDetailOut, ListedFileOut, NeededFileOut, StoreOut
 
 InstanceState = Literal["present", "missing", "corrupt", "deleted"]
@@ -27,6 +28,20 @@ def stores(request: Request) -> dict[str, Any]:
     """Each store's files and bytes held, free bytes (None when it cannot tell), enabled."""
     stats = catalog_of(request).stats(stores_of(request))
     return {name: store.to_json() for name, store in stats.stores.items()}
+
+
+@router.post("/stores/{name}/{action}", response_model=StoreOut, dependencies=[ADMIN])
+def switch_store(
+    request: Request, name: str, action: Literal["enable", "disable"]
+) -> dict[str, Any]:
+    """Take a store out of use (a drive shipped away, a full disk) or back in. Kept in the
+    database, so every host and every task sees it at once; the config is left as it is."""
+    configured = instance_of(request).config.settings.stores
+    if name not in configured:
+        raise HTTPException(404, f"no store named {name!r}{did_you_mean(name, configured)}")
+    catalog = catalog_of(request)
+    catalog.set_store_enabled(name, action == "enable", f"{action}d through the API")
+    return catalog.stats(stores_of(request)).stores[name].to_json()
 
 
 @router.get("/catalog/stats", response_model=CatalogStatsOut)
