@@ -13,6 +13,7 @@ from sexton.engine.service import Instance
 from sexton.tasks.base import RunContext, Task, TaskFailed, TaskParams
 
 START = datetime(2026, 1, 5, 0, 0, tzinfo=UTC)  # a Monday, far from any DST change
+S3_BUCKET = "sexton-test"  # created by the `s3_endpoint` fixture
 
 
 # -- task types used only by tests -------------------------------------------------------

@@ -117,27 +117,6 @@ def postgres_writer(app_postgres: str) -> Iterator[Callable[[], Writer]]:
         connection.close()
 
 
-@pytest.fixture(scope="session")
-def s3_endpoint() -> Iterator[str]:
-    """S3 through moto's server on loopback, with the bucket the tests use."""
-    import boto3
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        region_name="us-east-1",
-    ).create_bucket(Bucket="sexton-test")
-    yield endpoint
-    server.stop()
-
-
 class _Handler(BaseHTTPRequestHandler):
     """/ok, /error (500), /slow (answers after half a second), /flaky (500 twice, then ok)."""
 

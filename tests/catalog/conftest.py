@@ -14,7 +14,7 @@ import pytest
 from sexton.catalog import Catalog
 from sexton.engine.service import Instance
 from sexton.engine.worker import Worker
-from stores.conftest import s3_endpoint, sftp_server  # noqa: F401  (fixtures used here)
+from stores.conftest import sftp_server  # noqa: F401  (fixture used here)
 from support import START
 
 OLD = START.timestamp() - 86_400  # an mtime a day before the fake clock's now

@@ -16,11 +16,10 @@ from typing import Any
 
 import asyncssh
 import pytest
-from moto.server import ThreadedMotoServer
 
 from sexton.stores import Store, StoreSettings, open_store
+from support import S3_BUCKET
 
-BUCKET = "sexton-test"
 BACKENDS = ["local", "s3", "sftp"]
 
 
@@ -35,25 +34,6 @@ class Backend:
 
     def settings(self, **overrides: Any) -> StoreSettings:
         return StoreSettings(url=self.url, options=self.options, **overrides)
-
-
-@pytest.fixture(scope="session")
-def s3_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    import boto3
-
-    boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        region_name="us-east-1",
-    ).create_bucket(Bucket=BUCKET)
-    yield endpoint
-    server.stop()
 
 
 @dataclass(frozen=True)
@@ -115,7 +95,7 @@ def make_backend(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> B
             "secret": "testing",
             "client_kwargs": {"region_name": "us-east-1"},
         }
-        return Backend(kind, f"s3://{BUCKET}/{uuid.uuid4().hex}", options, None)
+        return Backend(kind, f"s3://{S3_BUCKET}/{uuid.uuid4().hex}", options, None)
     server: SftpServer = request.getfixturevalue("sftp_server")
     root = tmp_path / "sftp-store"
     root.mkdir()
