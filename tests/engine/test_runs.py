@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from sexton.db.tables import runs
+from sexton.engine import claims
 from sexton.engine.monitor import Monitor
 from sexton.engine.runbook import RunRefused
 from sexton.engine.scheduler import Scheduler
@@ -154,6 +155,26 @@ def test_concurrency_allows_that_many_runs_at_once(open_instance, clock, recorde
     recorder.release.set()
     for thread in threads:
         thread.join()
+
+
+def test_a_claim_that_loses_its_lane_to_another_tries_again_with_a_free_one(
+    open_instance, clock, monkeypatch
+):
+    instance = open_instance("tasks:\n  - {name: wide, type: test_note, concurrency: 2}\n")
+    for _ in range(2):
+        instance.book.queue("wide", "manual", clock.now())
+    first = instance.book.claim(["wide"], "w1", clock.now(), timedelta(minutes=1))
+    assert first is not None
+    # The second claim reads the lanes before the first one's commit is visible: it picks
+    # the lane the first holds, and the database refuses it.
+    stale = iter([{"wide": set()}])
+    real = claims.lanes_taken
+    monkeypatch.setattr(claims, "lanes_taken", lambda c, t: next(stale, None) or real(c, t))
+    monkeypatch.setattr(claims, "free_lane", lambda taken, n: min(set(range(n)) - taken))
+    if first.lane != 0:  # make the stale pick collide whatever lane the first one drew
+        monkeypatch.setattr(claims, "free_lane", lambda taken, n: max(set(range(n)) - taken))
+    second = instance.book.claim(["wide"], "w2", clock.now(), timedelta(minutes=1))
+    assert second is not None and {first.lane, second.lane} == {0, 1}
 
 
 def test_exclusive_with_waits_or_skips_while_the_partner_runs(open_instance, clock, recorder):

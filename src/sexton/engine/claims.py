@@ -9,12 +9,19 @@ from __future__ import annotations
 
 import random
 from collections.abc import Collection, Iterable, Mapping
-from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Connection, bindparam, func, literal_column, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    bindparam,
+    func,
+    literal_column,
+    select,
+    update,
+)
 
 from ..db.tables import runs, task_state
 from .record import Run, transition
@@ -48,27 +55,50 @@ def in_state(state: str) -> ColumnElement[bool]:
     return runs.c.state == literal_column(f"'{state}'")
 
 
-# How many runs of each of the given tasks are running now (reads the running-lane index).
-RUNNING_PER_TASK = (
-    select(runs.c.task, func.count())
-    .where(in_state(RUNNING), runs.c.task.in_(bindparam("tasks", expanding=True)))
-    .group_by(runs.c.task)
+# The lanes held by running runs of the given tasks (reads the running-lane index).
+RUNNING_LANES = select(runs.c.task, runs.c.lane).where(
+    in_state(RUNNING), runs.c.task.in_(bindparam("tasks", expanding=True))
 )
 
-# Due queued runs of the given tasks, oldest first (reads the queued-runs index). Two
-# workers never lock the same candidate, and neither waits for the other.
-CANDIDATES = (
-    select(runs.c.id, runs.c.task, runs.c.concurrency)
-    .where(
-        in_state(QUEUED),
-        runs.c.executor == bindparam("executor"),
-        runs.c.not_before <= bindparam("now"),
-        runs.c.task.in_(bindparam("tasks", expanding=True)),
+
+def lanes_taken(connection: Connection, tasks: Collection[str]) -> dict[str, set[int]]:
+    taken: dict[str, set[int]] = {task: set() for task in tasks}
+    for task, lane in connection.execute(RUNNING_LANES, {"tasks": list(tasks)}):
+        taken[task].add(lane)
+    return taken
+
+
+def free_lane(taken: set[int], concurrency: int) -> int | None:
+    """A lane not in ``taken``, or None. Chosen at random: workers claiming at the same
+    moment then rarely pick the same lane and lose the race on its index."""
+    free = [lane for lane in range(concurrency) if lane not in taken]
+    return random.choice(free) if free else None
+
+
+def _candidates(task_filter: ColumnElement[bool]) -> Select[tuple[int, str, int]]:
+    """Due queued runs of the given tasks, oldest first (reads the queued-runs index). Two
+    workers never lock the same candidate, and neither waits for the other."""
+    return (
+        select(runs.c.id, runs.c.task, runs.c.concurrency)
+        .where(
+            in_state(QUEUED),
+            runs.c.executor == bindparam("executor"),
+            runs.c.not_before <= bindparam("now"),
+            task_filter,
+        )
+        .order_by(runs.c.not_before, runs.c.id)
+        .limit(CANDIDATES_PER_CLAIM)
+        .with_for_update(skip_locked=True, of=runs)
     )
-    .order_by(runs.c.not_before, runs.c.id)
-    .limit(CANDIDATES_PER_CLAIM)
-    .with_for_update(skip_locked=True, of=runs)
-)
+
+
+_OF_TASKS = runs.c.task.in_(bindparam("tasks", expanding=True))
+CANDIDATES = _candidates(_OF_TASKS)
+# SQLite has no statistics, so it guesses that the task filter is the selective one and reads
+# every run of the task, finished ones too, by the task index, then sorts them: claims slow
+# down as history and backlog grow. ``likely()`` tells it the filter keeps most rows, so it
+# walks the queued-runs index in order instead.
+CANDIDATES_SQLITE = _candidates(func.likely(_OF_TASKS))
 
 
 def claim_next(
@@ -82,29 +112,20 @@ def claim_next(
     rules: Mapping[str, ClaimRules],
 ) -> Run | None:
     """Claim the oldest due queued run of ``tasks`` this worker may start, or None."""
-    running: dict[str, int] = {
-        task: count for task, count in connection.execute(RUNNING_PER_TASK, {"tasks": list(tasks)})
-    }
+    taken = lanes_taken(connection, tasks)
     # Tasks whose every lane is taken are left out, so their waiting runs cannot hide the
     # runs of other tasks behind them.
-    free = [t for t in tasks if running.get(t, 0) < rules.get(t, ClaimRules()).concurrency]
+    free = [t for t in tasks if len(taken[t]) < rules.get(t, ClaimRules()).concurrency]
     if not free:
         return None
-    candidates = connection.execute(
-        CANDIDATES, {"executor": executor, "now": now, "tasks": free}
-    ).all()
+    query = CANDIDATES_SQLITE if connection.dialect.name == "sqlite" else CANDIDATES
+    candidates = connection.execute(query, {"executor": executor, "now": now, "tasks": free}).all()
     for candidate in candidates:
+        lane = free_lane(taken[candidate.task], candidate.concurrency)
+        if lane is None:
+            continue
         rule = rules.get(candidate.task, ClaimRules())
-        run = start(
-            connection,
-            candidate.id,
-            candidate.task,
-            candidate.concurrency,
-            worker,
-            now,
-            lease,
-            rule,
-        )
+        run = start(connection, candidate.id, candidate.task, lane, worker, now, lease, rule)
         if run is not None:
             return run
     return None
@@ -114,13 +135,14 @@ def start(
     connection: Connection,
     run_id: int,
     task: str,
-    concurrency: int,
+    lane: int,
     worker: str,
     now: datetime,
     lease: timedelta,
     rules: ClaimRules,
 ) -> Run | None:
-    """Move one queued run to running if its rules allow it now; None when they do not."""
+    """Move one queued run to running in ``lane`` if its rules allow it now; None when they
+    do not."""
     refusal = check_rules(connection, task, rules)
     if refusal is not None:
         if refusal.skip:
@@ -128,29 +150,22 @@ def start(
                 connection, run_id, QUEUED, SKIPPED, now, refusal.reason, error=refusal.reason
             )
         return None
-    lane = 0 if concurrency == 1 else free_lane(connection, task, concurrency)
-    if lane is None:
-        return None
-    # On PostgreSQL another claim may take the lane between our look and our update; the
-    # unique index refuses the second, and the savepoint confines that to this attempt.
-    # SQLite's writers are serialised, so there the race cannot happen.
-    guard = connection.begin_nested() if connection.dialect.name == "postgresql" else nullcontext()
-    try:
-        with guard:
-            return transition(
-                connection,
-                run_id,
-                QUEUED,
-                RUNNING,
-                now,
-                f"started by {worker}",
-                lane=lane,
-                worker=worker,
-                started_at=now,
-                lease_expires_at=now + lease,
-            )
-    except IntegrityError:
-        return None
+    # On PostgreSQL another claim may take the lane between our look and our update: the
+    # unique index then refuses ours with an IntegrityError, which ends this transaction
+    # (callers retry the whole claim; see RunBook.claim). SQLite's writers are serialised,
+    # so there the race cannot happen.
+    return transition(
+        connection,
+        run_id,
+        QUEUED,
+        RUNNING,
+        now,
+        f"started by {worker}",
+        lane=lane,
+        worker=worker,
+        started_at=now,
+        lease_expires_at=now + lease,
+    )
 
 
 def check_rules(connection: Connection, task: str, rules: ClaimRules) -> Refusal | None:
@@ -187,18 +202,6 @@ def check_rules(connection: Connection, task: str, rules: ClaimRules) -> Refusal
                 f"{busy} is running and never overlaps this task", rules.skip_on_conflict
             )
     return None
-
-
-def free_lane(connection: Connection, task: str, concurrency: int) -> int | None:
-    """A lane no running run of ``task`` holds, or None. Chosen at random: workers claiming
-    at the same moment then rarely pick the same lane and lose the race on its index."""
-    taken = set(
-        connection.execute(
-            select(runs.c.lane).where(runs.c.task == task, in_state(RUNNING))
-        ).scalars()
-    )
-    free = [lane for lane in range(concurrency) if lane not in taken]
-    return random.choice(free) if free else None
 
 
 def renew_leases(

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy.exc import IntegrityError
 
 from ..config import Config, TaskSpec
 from ..db import reading
@@ -19,6 +20,8 @@ from .claims import (
     check_rules,
     claim_next,
     expired_runs,
+    free_lane,
+    lanes_taken,
     renew_leases,
     start,
 )
@@ -35,6 +38,7 @@ from .states import (
 
 # Executors whose runs wait in the queue for a worker or another service to claim them.
 QUEUED_EXECUTORS = ("local", "external")
+CLAIM_ATTEMPTS = 3  # a claim that keeps losing lanes to others gives up until the next poll
 
 
 class RunRefused(Exception):
@@ -108,9 +112,13 @@ class RunBook:
                 concurrency=spec.settings.concurrency,
             )
             assert run_id is not None
-            run = start(
-                connection, run_id, task, spec.settings.concurrency, worker, now, lease, rules
-            )
+            lane = free_lane(lanes_taken(connection, [task])[task], spec.settings.concurrency)
+            run = None
+            if lane is not None:
+                try:
+                    run = start(connection, run_id, task, lane, worker, now, lease, rules)
+                except IntegrityError:  # a worker took the same lane at the same moment
+                    raise RunRefused(f"{task} is already running") from None
             if run is None:
                 busy = connection.execute(
                     select(runs.c.id, runs.c.worker).where(
@@ -227,16 +235,23 @@ class RunBook:
         lease: timedelta,
         executor: str = "local",
     ) -> Run | None:
-        with self.engine.begin() as connection:
-            return claim_next(
-                connection,
-                tasks=tasks,
-                executor=executor,
-                worker=worker,
-                now=now,
-                lease=lease,
-                rules=self.rules,
-            )
+        """Claim the oldest due run this worker may start, or None. A claim that lost a lane
+        to a simultaneous one is tried again from the start, in a new transaction."""
+        for _ in range(CLAIM_ATTEMPTS):
+            try:
+                with self.engine.begin() as connection:
+                    return claim_next(
+                        connection,
+                        tasks=tasks,
+                        executor=executor,
+                        worker=worker,
+                        now=now,
+                        lease=lease,
+                        rules=self.rules,
+                    )
+            except IntegrityError:
+                continue
+        return None
 
     def finish(self, run: Run, outcome: Outcome, now: datetime) -> Run | None:
         """Record how a run ended and what follows from it, in one transaction."""
