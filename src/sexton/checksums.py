@@ -124,9 +124,27 @@ def hash_stream(
 ) -> tuple[int, dict[str, Checksum]]:
     """Hash a file object to its end; return its size and one checksum per algorithm."""
     hasher = MultiHasher(algos)
-    while chunk := fileobj.read(chunk_size):
+    for chunk in read_chunks(fileobj, chunk_size):
         hasher.update(chunk)
     return hasher.size, hasher.checksums()
+
+
+def read_chunks(fileobj: BinaryIO, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes | memoryview]:
+    """The file's content in chunks, each valid only until the next one is asked for.
+
+    One buffer serves every chunk where the file can ``readinto`` it: a new 4 MiB bytes per
+    read costs an mmap, a page fault per 4 KiB and a munmap each time, a few per cent of
+    md5's speed.
+    """
+    readinto = getattr(fileobj, "readinto", None)
+    if readinto is None:  # a file object that can only hand out new bytes
+        while chunk := fileobj.read(chunk_size):
+            yield chunk
+        return
+    buffer = bytearray(chunk_size)
+    view = memoryview(buffer)
+    while n := readinto(buffer):
+        yield view[:n]
 
 
 Opener = Callable[[], BinaryIO]

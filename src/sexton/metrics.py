@@ -1,8 +1,8 @@
 """Prometheus metrics, built from the database on every scrape.
 
 Every fact lives in the database, so any process (``sexton api`` on another host too)
-reports the same numbers, and nothing is lost when a process restarts. Counters are sums over
-the kept history: pruning old runs lowers them, which Prometheus treats as a counter reset.
+reports the same numbers, and nothing is lost when a process restarts. Counters come from
+running totals updated as each run finishes, so pruning old history never lowers them.
 """
 
 from __future__ import annotations
@@ -18,11 +18,13 @@ from sqlalchemy import Connection, func, select
 from .catalog import CORRUPT, Catalog
 from .db import reading
 from .db.catalog_tables import instances
-from .db.tables import runs, workers
+from .db.tables import runs, task_state, workers
 from .engine.monitor import STATUSES, Monitor, TaskStatus
 from .engine.service import Instance
 from .engine.states import FINISHED, QUEUED
 from .stores import Store
+from .transfer.records import STATES as TRANSFER_STATES
+from .transfer.records import Totals, TransferBook
 
 TASK = ["task", "type"]
 STORE = ["store"]
@@ -48,6 +50,10 @@ METRIC_NAMES = frozenset(
         "sexton_store_enabled",
         "sexton_workers_alive",
         "sexton_queue_depth",
+        "sexton_transfers",
+        "sexton_transfer_bytes_sent_total",
+        "sexton_transfer_bytes_received_total",
+        "sexton_transfer_oldest_in_flight_seconds",
     }
 )
 
@@ -74,6 +80,7 @@ class SextonCollector(Collector):
                 ).all()
             )
         yield from self._stores(corrupt)
+        yield from _transfers(TransferBook(self.instance.engine, self.instance.clock).totals(), now)
 
     def _service(self, connection: Connection, now: datetime) -> Iterator[Metric]:
         silent = self.instance.config.settings.worker.lease * WORKER_SILENT_LEASES
@@ -156,34 +163,53 @@ def _task_gauges(statuses: list[TaskStatus]) -> Iterator[Metric]:
 
 
 def _task_counters(connection: Connection, types: Mapping[str, str]) -> Iterator[Metric]:
+    """From the running totals kept as runs finish (not from the pruned run history)."""
     by_outcome = CounterMetricFamily(
         "sexton_task_runs", "Finished runs by outcome.", labels=[*TASK, "outcome"]
     )
     items = CounterMetricFamily("sexton_task_items_processed", "Items done by runs.", labels=TASK)
     nbytes = CounterMetricFamily("sexton_task_bytes_processed", "Bytes done by runs.", labels=TASK)
+    outcomes = sorted(FINISHED)
     totals = connection.execute(
         select(
-            runs.c.task,
-            runs.c.state,
-            func.count(),
-            func.sum(runs.c["items"]),
-            func.sum(runs.c.bytes),
-        )
-        .where(runs.c.state.in_(FINISHED), runs.c.task.in_(list(types)))
-        .group_by(runs.c.task, runs.c.state)
+            task_state.c.task,
+            task_state.c.items_done,
+            task_state.c.bytes_done,
+            *(task_state.c[f"runs_{outcome}"] for outcome in outcomes),
+        ).where(task_state.c.task.in_(list(types)))
     ).all()
-    counts: dict[tuple[str, str], int] = {}
-    work: dict[str, list[int]] = {task: [0, 0] for task in types}
-    for task, state, n, done_items, done_bytes in totals:
-        counts[task, state] = n
-        work[task][0] += int(done_items or 0)
-        work[task][1] += int(done_bytes or 0)
-    for task, task_type in types.items():
-        for outcome in sorted(FINISHED):
-            by_outcome.add_metric([task, task_type, outcome], counts.get((task, outcome), 0))
-        items.add_metric([task, task_type], work[task][0])
-        nbytes.add_metric([task, task_type], work[task][1])
+    for task, done_items, done_bytes, *counts in totals:
+        labels = [task, types[task]]
+        for outcome, count in zip(outcomes, counts, strict=True):
+            by_outcome.add_metric([*labels, outcome], count)
+        items.add_metric(labels, done_items)
+        nbytes.add_metric(labels, done_bytes)
     yield from (by_outcome, items, nbytes)
+
+
+def _transfers(totals: Totals, now: datetime) -> Iterator[Metric]:
+    """Inter-site transfers: how many in each state, bytes moved, how long the oldest waits."""
+    by_state = GaugeMetricFamily(
+        "sexton_transfers", "Transfers by direction and state.", labels=["direction", "state"]
+    )
+    for direction in ("outgoing", "incoming"):
+        for state in TRANSFER_STATES:
+            by_state.add_metric([direction, state], totals.by_state.get((direction, state), 0))
+    sent = CounterMetricFamily(
+        "sexton_transfer_bytes_sent", "Bytes that reached another site.", value=totals.bytes_sent
+    )
+    received = CounterMetricFamily(
+        "sexton_transfer_bytes_received",
+        "Bytes received from other sites.",
+        value=totals.bytes_received,
+    )
+    oldest = totals.oldest_in_flight
+    waiting = GaugeMetricFamily(
+        "sexton_transfer_oldest_in_flight_seconds",
+        "Age of the oldest unfinished transfer (0 when none).",
+        value=(now - oldest).total_seconds() if oldest is not None else 0,
+    )
+    yield from (by_state, sent, received, waiting)
 
 
 def render(instance: Instance, stores: Mapping[str, Store]) -> bytes:

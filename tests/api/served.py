@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 import httpx
 
+from sexton.engine.runbook import Outcome
 from sexton.engine.service import Instance
 from sexton.engine.worker import Worker
 
@@ -43,6 +45,19 @@ class Api:
 def client(url: str, token: str | None = None) -> httpx.Client:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     return httpx.Client(base_url=url, headers=headers, timeout=30, follow_redirects=False)
+
+
+def make_sticky(api: Api, task: str) -> int:
+    """A run of ``task`` that failed with an error a person must look at; returns its id.
+    Claimed here with the task's executor, so a background worker does not take it first
+    when the task is external."""
+    book, now = api.instance.book, api.instance.clock.now()
+    book.queue(task, "manual", now)
+    executor = api.instance.config.task(task).executor
+    claimed = book.claim([task], "test-worker", now, timedelta(seconds=30), executor=executor)
+    assert claimed is not None
+    book.finish(claimed, Outcome("failed", "checksum mismatch on clone", sticky=True), now)
+    return claimed.id
 
 
 RUN_KEYS = {

@@ -44,6 +44,22 @@ def test_deleting_a_tasks_runs_keeps_queued_ones(api: Api) -> None:
     assert {e["run_id"] for e in events} == {waiting["id"]}
 
 
+def test_events_come_newest_first_in_stable_pages(api: Api) -> None:
+    for _ in range(2):
+        api.admin.post("/api/v1/tasks/hello/runs")
+        api.worker().run_once()
+    seen: list[int] = []
+    page = api.reader.get("/api/v1/events", params={"task": "hello", "limit": 4}).json()
+    while True:
+        seen += [event["id"] for event in page["events"]]
+        if page["next_before"] is None:
+            break
+        api.admin.post("/api/v1/tasks/hello/runs")  # news arriving does not shift the pages
+        params = {"task": "hello", "limit": 4, "before": page["next_before"]}
+        page = api.reader.get("/api/v1/events", params=params).json()
+    assert len(seen) == 6 and seen == sorted(seen, reverse=True)
+
+
 def test_unknown_tasks_and_runs_are_404(api: Api) -> None:
     for method, path in [
         ("GET", "/api/v1/tasks/nope"),

@@ -9,7 +9,13 @@ import httpx
 import pytest
 from served import ADMIN_TOKEN, READ_TOKEN, Api, client
 
-PARAMS = {"name": "hello", "signal": "success", "run_id": "1", "action": "disable"}
+PARAMS = {
+    "name": "hello",
+    "signal": "success",
+    "run_id": "1",
+    "action": "disable",
+    "incoming_id": "1",
+}
 OPEN = {"/healthz"}
 
 

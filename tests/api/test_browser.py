@@ -1,5 +1,6 @@
 """The dashboard in a real browser (Debian's Chromium driven by Playwright): log in, see the
-tasks, trigger a run and see it succeed, mark a manual duty done."""
+tasks, trigger a run and see it succeed, mark a manual duty done, open a task's page and
+clear a task that is down with an error that needs a person."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from served import ADMIN_TOKEN, Api
+from served import ADMIN_TOKEN, Api, make_sticky
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -68,9 +69,23 @@ def test_operator_logs_in_triggers_a_run_and_marks_a_duty_done(
         expect(page.locator(".duty", has_text="usage-review").locator(".pill")).to_have_text("up")
         page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
 
-        hello.get_by_role("link").first.click()
+        hello.locator("a[href^='/runs/']").click()
         expect(page.locator("h1")).to_contain_text("of hello")
         expect(page.locator("h1")).to_contain_text("succeeded")
         page.screenshot(path=str(tmp_path / "run.png"), full_page=True)
+
+        failed = make_sticky(api, "initial-sync")
+        page.goto(api.url + "/")
+        page.locator("table.tasks").get_by_role("link", name="initial-sync").click()
+        expect(page.locator("h1")).to_contain_text("initial-sync")
+        expect(page.locator("h1 .pill")).to_have_text("down")
+        expect(page.locator("[role=alert]")).to_contain_text("checksum mismatch on clone")
+        expect(page.locator(f"a[href='/runs/{failed}']").first).to_be_visible()
+        page.screenshot(path=str(tmp_path / "task.png"), full_page=True)
+        page.get_by_role("button", name="Clear").click()
+        expect(page.locator(".flash")).to_contain_text("Cleared initial-sync")
+        expect(page.locator("h1 .pill")).not_to_have_text("down")
+        expect(page.get_by_role("button", name="Clear")).to_have_count(0)
         browser.close()
     assert (tmp_path / "dashboard.png").stat().st_size > 10_000
+    assert (tmp_path / "task.png").stat().st_size > 10_000

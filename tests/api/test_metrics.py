@@ -1,4 +1,5 @@
-"""/metrics and the alert rules: every rule names only metrics that are exported."""
+"""/metrics and the alert rules: every rule names only metrics that are exported; run counters
+are true counters (pruning history or upgrading the schema never lowers them)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,19 @@ import json
 import re
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
+from alembic import command
 from ruamel.yaml import YAML
 from served import Api
+from sqlalchemy import text
 
+import support
 from sexton.alerts import render
+from sexton.db import connect
+from sexton.db.migrate import _alembic_config, upgrade
+from sexton.engine.record import prune_history
 from sexton.metrics import METRIC_NAMES
 
 
@@ -44,6 +52,59 @@ def test_metrics_report_tasks_runs_and_the_service(api: Api) -> None:
         names - {"sexton_task_runs", "sexton_task_items_processed", "sexton_task_bytes_processed"}
         <= METRIC_NAMES
     )
+
+
+def test_run_counters_survive_pruning_and_deleting_history(api: Api) -> None:
+    for _ in range(2):
+        api.admin.post("/api/v1/tasks/hello/runs")
+        api.worker().run_once()
+    api.admin.post("/api/v1/tasks/holder/runs")
+    cancelled = api.admin.get("/api/v1/runs", params={"task": "holder"}).json()[0]["id"]
+    api.admin.post(f"/api/v1/runs/{cancelled}/cancel")
+    cancels = 'sexton_task_runs_total{outcome="cancelled",task="holder",type="test_wait"} 1.0'
+    before = scrape(api)
+    assert 'sexton_task_runs_total{outcome="succeeded",task="hello",type="test_note"} 2.0' in before
+    assert cancels in before
+
+    prune_history(api.instance.engine, api.instance.clock.now() + timedelta(days=1))
+    assert api.admin.get("/api/v1/runs").json() == []
+    api.admin.post("/api/v1/tasks/hello/runs")
+    api.worker().run_once()
+    assert api.admin.delete("/api/v1/tasks/hello/runs").json()["deleted"] == 1
+
+    after = scrape(api)
+    assert 'sexton_task_runs_total{outcome="succeeded",task="hello",type="test_note"} 3.0' in after
+    assert cancels in after
+    assert 'sexton_task_items_processed_total{task="hello",type="test_note"} 9.0' in after
+
+
+def test_upgrading_starts_the_counters_from_the_kept_history(database_url: str) -> None:
+    engine = connect(database_url)
+    command.upgrade(_alembic_config(engine), "0007")
+    stamp = {"at": support.START.replace(tzinfo=None)}
+    with engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO task_state (task, first_seen_at) VALUES ('t', :at), ('idle', :at)"),
+            stamp,
+        )
+        for state, items in [("succeeded", 3), ("succeeded", 4), ("failed", 1), ("running", 9)]:
+            connection.execute(
+                text(
+                    "INSERT INTO runs (task, reason, state, queued_at, not_before, items, bytes)"
+                    " VALUES ('t', 'manual', :state, :at, :at, :items, :items)"
+                ),
+                {**stamp, "state": state, "items": items},
+            )
+    upgrade(engine)
+    with engine.connect() as connection:
+        totals = connection.execute(
+            text(
+                "SELECT task, runs_succeeded, runs_failed, runs_cancelled, items_done, bytes_done"
+                " FROM task_state ORDER BY task"
+            )
+        ).all()
+    engine.dispose()
+    assert [tuple(row) for row in totals] == [("idle", 0, 0, 0, 0, 0), ("t", 2, 1, 0, 8, 8)]
 
 
 def test_alert_rules_parse_and_use_only_exported_metrics(api: Api) -> None:

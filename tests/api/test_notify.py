@@ -74,6 +74,25 @@ def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
         time.sleep(0.02)
 
 
+def record_damage(instance: Instance, name: str) -> None:
+    """A damaged copy of a new file ``name``, as a fixity check records it."""
+    now = instance.clock.now()
+    with instance.engine.begin() as connection:
+        file_id = connection.execute(
+            insert(files).values(name=name, size=10, ingested_at=now).returning(files.c.id)
+        ).scalar_one()
+        connection.execute(
+            insert(corrupt_files).values(
+                file_id=file_id,
+                store="clone",
+                first_seen=now,
+                last_seen=now,
+                expected="sha256:aa",
+                actual="sha256:bb",
+            )
+        )
+
+
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     server = Receiver(fail_first=1)
@@ -133,24 +152,48 @@ def test_flips_and_damage_are_sent_by_webhook_and_email(
         ("/quiet", "up", "quiet"),
     ]
 
-    now = instance.clock.now()
-    with instance.engine.begin() as connection:
-        file_id = connection.execute(
-            insert(files).values(name="a/b.warc", size=10, ingested_at=now).returning(files.c.id)
-        ).scalar_one()
-        connection.execute(
-            insert(corrupt_files).values(
-                file_id=file_id,
-                store="clone",
-                first_seen=now,
-                last_seen=now,
-                expected="sha256:aa",
-                actual="sha256:bb",
-            )
-        )
+    record_damage(instance, "a/b.warc")
     notifier.poll_once()
     wait_for(lambda: len(receiver.received) == 4 and len(box.messages) == 3)
     assert receiver.received[3][1]["event"] == "corruption"
     assert receiver.received[3][1]["details"]["file"] == "a/b.warc"
     assert "a/b.warc" in box.messages[2]["Subject"]
     notifier.deliverer.close()
+
+
+def test_several_schedulers_on_one_database_send_each_flip_once(
+    open_instance: Callable[..., Instance], receiver: Receiver
+) -> None:
+    body = (
+        f"notify: {{webhooks: ['{receiver.url}/hook'], backoff: 0.05s}}\n"
+        "tasks:\n"
+        "  - {name: export, type: heartbeat, every: 1h}\n"
+    )
+    schedulers = [open_instance(body), open_instance(body)]
+    notifiers = [Notifier(instance) for instance in schedulers]
+    sent: list[str] = []
+
+    def poll(notifier: Notifier, start: threading.Barrier) -> None:
+        start.wait()
+        sent.extend(n.event for n in notifier.poll_once())
+
+    for step, outcome in enumerate(["fail", "success", "fail", "success"]):
+        instance = schedulers[step % 2]
+        instance.book.ping("export", outcome, instance.clock.now(), None)
+        for each in schedulers:  # both schedulers see the flip; one row records it
+            Monitor(each.config, each.engine).record_flips(each.clock.now())
+        if step == 3:
+            record_damage(instance, "damaged.warc")
+        start = threading.Barrier(len(notifiers))
+        pollers = [threading.Thread(target=poll, args=(n, start)) for n in notifiers]
+        for thread in pollers:
+            thread.start()
+        for thread in pollers:
+            thread.join(30)
+
+    assert sent.count("down") == 2 and sent.count("up") == 2 and sent.count("corruption") == 1
+    wait_for(lambda: len(receiver.received) == 5)
+    for notifier in notifiers:
+        notifier.deliverer.close()
+    events = [body["event"] for _, body in receiver.received]
+    assert sorted(events) == ["corruption", "down", "down", "up", "up"]

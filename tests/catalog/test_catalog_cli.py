@@ -8,8 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from conftest import catalog_of, put, run_task
+from catalog_support import catalog_of, put, run_task
 
 SEXTON = [str(Path(sys.executable).parent / "sexton")]
 ODD_NAMES = [

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from catalog_support import catalog_of, put, run_task
 
-from conftest import catalog_of, put, run_task
 from sexton.config import ConfigError
 
 # Appends the batch's paths (from the paths file) to a log, failing on any path with "bad".

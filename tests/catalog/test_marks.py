@@ -6,8 +6,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from catalog_support import OLD, catalog_of, put, run_task
 
-from conftest import OLD, catalog_of, put, run_task
 from sexton.catalog import CatalogError, UnknownFile
 from support import START
 

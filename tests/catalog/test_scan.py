@@ -7,8 +7,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from catalog_support import OLD, catalog_of, put, run_task
 
-from conftest import OLD, catalog_of, put, run_task
 from sexton.catalog import Catalog, ScanPlan, Scope
 from sexton.checksums import Checksum
 from sexton.stores import open_store

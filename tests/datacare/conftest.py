@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from catalog.conftest import OLD, catalog_of, put, run_task
+from catalog.catalog_support import OLD, catalog_of, put, run_task
 from sexton.catalog import Catalog, InstanceRecord
 from sexton.db.tables import run_events, runs
 from sexton.engine.monitor import Monitor
 from sexton.engine.service import Instance
+from sexton.stores.paths import TEMP_PREFIX
 
 # Every site scans its stores with checksums, so copies start out verified.
 SCANS = "  - {{name: scan-{store}, type: scan, store: {store}, checksum_new: true}}\n"
@@ -100,4 +101,12 @@ def flip_a_byte(path: Path, offset: int = 0) -> None:
     os.utime(path, (st.st_atime, st.st_mtime))
 
 
-__all__ = ["OLD", "Site", "flip_a_byte"]
+def leave_temp(directory: Path, mtime: float) -> Path:
+    """A temporary file as a writer killed at ``mtime`` would have left it."""
+    path = directory / f"{TEMP_PREFIX}{os.urandom(8).hex()}"
+    path.write_bytes(b"half a file")
+    os.utime(path, (mtime, mtime))
+    return path
+
+
+__all__ = ["OLD", "Site", "flip_a_byte", "leave_temp"]

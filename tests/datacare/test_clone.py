@@ -7,7 +7,7 @@ import json
 
 from click.testing import CliRunner
 
-from conftest import flip_a_byte
+from conftest import flip_a_byte, leave_temp
 from sexton.cli import main
 from sexton.stores.paths import is_temp_name
 
@@ -66,6 +66,7 @@ def test_full_drive_without_disable_stops_the_run_with_a_clear_message(site):
     assert "disable_store_on_full" in outcome
     assert len(on_disk(here.dir("drive1"))) == 1
     assert on_disk(here.dir("drive2")) == {}
+    assert set(here.copies("a")) == {"store", "drive1"}  # the copy made before is registered
 
 
 def test_copy_of_a_changed_source_is_not_registered_and_the_source_is_flagged(site):
@@ -106,3 +107,14 @@ def test_files_never_hashed_are_skipped_with_a_note(site):
     assert here.run("clone") == "succeeded"
     assert on_disk(here.dir("drive1")) == {}
     assert any("no checksum yet" in e and "files=1" in e for e in here.events("clone"))
+
+
+def test_a_killed_clone_leaves_a_temporary_file_the_next_run_removes(site, clock):
+    here = site(CLONE % "true", drive1="", drive2="")
+    here.put("warcs/a", b"data")
+    here.scan()
+    (here.dir("drive1") / "warcs").mkdir()
+    stale = leave_temp(here.dir("drive1") / "warcs", clock.now().timestamp() - 2 * 86_400)
+    assert here.run("clone") == "succeeded"
+    assert not stale.exists()
+    assert on_disk(here.dir("drive1")) == {"warcs/a": b"data"}

@@ -8,7 +8,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from conftest import flip_a_byte
-from sexton.db.catalog_tables import remote_instances
+from sexton.db.catalog_tables import instances, remote_instances
 from sexton.stores import open_store
 
 DELETE = (
@@ -108,11 +108,12 @@ def test_the_rule_is_checked_again_at_the_moment_of_deleting(site):
     here = site(DELETE % (1, "") + CHECK_COPY1, copy1="")
     copied(here, "a", b"abc", stores=("copy1",))
     catalog = here.catalog
-    (candidate,) = catalog.deletable("store", here.instance.clock.now(), 1, timedelta(days=7))
+    now = here.instance.clock.now()
+    (candidate,) = catalog.deletable("store", now, 1, timedelta(days=7), force=True)
     flip_a_byte(here.dir("copy1") / "a")
     here.run("fixity-copy1")  # the only other copy turns out corrupt after the listing
     store = open_store("store", here.instance.config.settings.stores["store"])
-    assert not catalog.delete_copy(candidate, store, 1, timedelta(days=7))
+    assert not catalog.delete_copy(candidate, store, 1, timedelta(days=7), force=True)
     assert (here.dir() / "a").exists()
     assert here.copies("a")["store"].state == "present"
 
@@ -131,5 +132,40 @@ def test_a_confirmed_remote_copy_counts(site):
                 confirmed_at=here.instance.clock.now(),
             )
         )
+    assert here.run("delete") == "succeeded"
+    assert here.copies("a")["store"].state == "deleted"
+
+
+def allow_deletion(here, name: str, store: str = "store") -> None:
+    """Register the copy ``allowed``, as a backup or a receive_clone with ALLOWED would."""
+    copy = (instances.c.store == store) & (instances.c.path == name)
+    with here.instance.engine.begin() as connection:
+        connection.execute(sa.update(instances).where(copy).values(deletion_policy="allowed"))
+
+
+def test_a_copy_whose_policy_disallows_deletion_stays_unless_forced(site):
+    here = site(DELETE % (1, ", force_deletion: false"), copy1="")
+    copied(here, "kept", b"kept", stores=("copy1",))
+    copied(here, "freed", b"freed", stores=("copy1",))
+    allow_deletion(here, "freed")
+    assert here.copies("kept")["store"].deletion_policy == "disallowed"  # a scan's default
+    assert here.run("delete") == "succeeded"
+    assert here.copies("kept")["store"].state == "present"
+    assert (here.dir() / "kept").read_bytes() == b"kept"
+    assert here.copies("freed")["store"].state == "deleted"
+
+    catalog, week = here.catalog, timedelta(days=7)
+    (kept,) = catalog.deletable("store", here.instance.clock.now(), 1, week, force=True)
+    store = open_store("store", here.instance.config.settings.stores["store"])
+    assert not catalog.delete_copy(kept, store, 1, week)  # the one function refuses it
+    assert (here.dir() / "kept").exists()
+    assert catalog.delete_copy(kept, store, 1, week, force=True)
+    assert not (here.dir() / "kept").exists()
+
+
+def test_rolling_deletion_overrides_the_policy_by_default_as_the_librarian_does(site):
+    here = site(DELETE % (1, ""), copy1="")
+    copied(here, "a", b"abc", stores=("copy1",))
+    assert here.copies("a")["store"].deletion_policy == "disallowed"
     assert here.run("delete") == "succeeded"
     assert here.copies("a")["store"].state == "deleted"

@@ -4,42 +4,50 @@ rolling order, progress."""
 from __future__ import annotations
 
 import hashlib
-import time
 from datetime import timedelta
 
 import sqlalchemy as sa
 
-from conftest import flip_a_byte
+from conftest import flip_a_byte, leave_temp
 from sexton.db.catalog_tables import corrupt_files
 
-# The issue asks for 10,000: that takes 20-40 s here (scan included), over the CI budget;
-# 2,000 proves "exactly that one" as well.
-BIT_ROT_FILES = 2_000
+BIT_ROT_FILES = 10_000  # tiny files: the test is about finding one among many, not speed
 CHECK = "  - {name: fixity, type: check_integrity, store_name: store, age_in_days: 7}\n"
 
 
-def test_bit_rot_in_one_of_many_files_flags_exactly_that_file_until_cleared(site):
+def corrupt_rows(here) -> list[tuple[str, int]]:
+    with here.instance.engine.connect() as connection:
+        rows = connection.execute(sa.select(corrupt_files.c.store, corrupt_files.c.count)).all()
+    return [tuple(r) for r in rows]
+
+
+def test_bit_rot_in_one_of_many_files_flags_exactly_that_file(site):
     here = site(CHECK)
     for i in range(BIT_ROT_FILES):
         here.put(f"d{i % 20}/f{i:05d}", f"content {i}".encode())
     here.scan()
-    rotten = here.dir() / "d7/f01207"
-    flip_a_byte(rotten, 3)
+    flip_a_byte(here.dir() / "d7/f07207", 3)
 
-    started = time.monotonic()
     outcome = here.run("fixity")
-    took = time.monotonic() - started
-    assert outcome.startswith("failed: 1 corrupt copies on store store: d7/f01207"), outcome
-    assert [row.file.name for row in here.catalog.ls(state="corrupt")] == ["d7/f01207"]
+    assert outcome.startswith("failed: 1 corrupt copies on store store: d7/f07207"), outcome
+    assert [row.file.name for row in here.catalog.ls(state="corrupt")] == ["d7/f07207"]
+    assert sum(1 for _ in here.catalog.ls(state="present")) == BIT_ROT_FILES - 1
+    assert corrupt_rows(here) == [("store", 1)]
     assert here.status("fixity") == "down"
-    assert any("corrupt" in e and "d7/f01207" in e for e in here.events("fixity"))
-    assert took < 60
+    assert any("corrupt" in e and "d7/f07207" in e for e in here.events("fixity"))
+    assert here.last_run("fixity")[0] == BIT_ROT_FILES
 
-    here.run("fixity")  # seen again: counted, not duplicated
-    with here.instance.engine.connect() as connection:
-        rows = connection.execute(sa.select(corrupt_files.c.store, corrupt_files.c.count)).all()
-    assert [tuple(r) for r in rows] == [("store", 1)]  # corrupt copies are not re-checked
-    assert here.status("fixity") == "down"
+
+def test_a_corrupt_copy_stays_flagged_and_is_counted_once(site):
+    here = site(CHECK)
+    for name in "abc":
+        here.put(name, name.encode() * 10)
+    here.scan()
+    flip_a_byte(here.dir() / "b")
+    assert here.run("fixity").startswith("failed: 1 corrupt copies on store store: b")
+    assert here.run("fixity") == "succeeded"  # corrupt copies are not re-checked...
+    assert corrupt_rows(here) == [("store", 1)]  # ...nor their record duplicated
+    assert here.status("fixity") == "down"  # and the task stays down until `sexton clear`
 
 
 def test_every_copy_checked_counts_items_and_bytes_on_the_run(site):
@@ -104,3 +112,16 @@ def test_rolling_checks_never_verified_then_least_recently_verified_first(site, 
         here.run("fixity")
         after = verified()
         assert {n for n in "abcde" if after[n] != before[n]} == expected
+
+
+def test_stale_temporary_files_beside_checked_copies_are_removed(site, clock):
+    here = site(CHECK)
+    here.put("d/a", b"aaa")
+    here.scan()
+    now = clock.now().timestamp()
+    stale = leave_temp(here.dir() / "d", now - 2 * 86_400)
+    fresh = leave_temp(here.dir() / "d", now - 60)  # maybe a live writer: kept
+    assert here.run("fixity") == "succeeded"
+    assert not stale.exists() and fresh.exists()
+    assert f"stale temporary file removed store=store path=d/{stale.name}" in here.events("fixity")
+    assert here.copies("d/a")["store"].state == "present"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from catalog.conftest import catalog_of, put, run_task
+from catalog.catalog_support import catalog_of, put, run_task
 from sexton.engine.service import Instance
 
 LIBRARIAN = {

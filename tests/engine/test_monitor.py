@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from sexton.db.tables import status_changes
 from sexton.engine.monitor import Monitor
-from sexton.engine.runbook import Outcome
+from sexton.engine.runbook import Outcome, RunRefused
 from sexton.engine.scheduler import Scheduler
 from sexton.engine.worker import Worker
+from support import run_states
 
 
 def status_of(instance, task):
@@ -105,9 +107,17 @@ def test_manual_duty_is_late_until_someone_records_it_done(open_instance, clock)
     assert status_of(instance, "usage-review").status == "up"
 
 
-def test_disabled_task_is_paused(open_instance, clock):
+def test_disabled_task_is_paused_with_nothing_due_and_refuses_runs(open_instance, clock):
     instance = open_instance("tasks:\n  - {name: t, type: test_note, every: 1h, enabled: false}\n")
-    assert status_of(instance, "t").status == "paused"
+    status = status_of(instance, "t")
+    assert (status.status, status.next_due) == ("paused", None)
+    for attempt in (
+        lambda: instance.book.queue("t", "manual", clock.now()),
+        lambda: instance.book.start_now("t", "w", clock.now(), timedelta(seconds=30)),
+    ):
+        with pytest.raises(RunRefused, match="t is disabled"):
+            attempt()
+    assert run_states(instance) == []
 
 
 def test_sticky_error_keeps_a_task_down_until_cleared(open_instance, clock):

@@ -99,6 +99,12 @@ def test_at_start_queues_one_initial_run(open_instance, clock):
     assert run_states(instance) == [("sync", "start", "queued", 1)]
 
 
+def test_at_start_queues_an_on_demand_task_too(open_instance, clock):
+    instance = open_instance("tasks:\n  - {name: sync, type: test_note, at_start: true}\n")
+    scheduler_for(instance).start()
+    assert run_states(instance) == [("sync", "start", "queued", 1)]
+
+
 def test_disabled_task_gets_no_runs(open_instance, clock):
     instance = open_instance(
         "tasks:\n"

@@ -678,12 +678,14 @@ LIBRARIAN = """
 """
 
 
-def test_librarian_types_not_built_yet_are_unknown_types_with_file_and_line(
+def test_librarian_types_unknown_here_are_reported_with_file_and_line(
     tmp_path: Path,
 ) -> None:
-    path = write(tmp_path, "librarian-background.json", LIBRARIAN)
+    unknown = LIBRARIAN.replace("recieve_clone", "receive_clones")
+    path = write(tmp_path, "librarian-background.json", unknown)
     assert problems(path) == [
-        f"{path}:13: recieve_clone[0].type: unknown task type 'receive_clone'",
+        f"{path}:13: receive_clones[0].type: unknown task type 'receive_clones' "
+        "— did you mean 'receive_clone'?",
     ]
 
 

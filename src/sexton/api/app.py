@@ -17,7 +17,7 @@ from ..engine.service import Instance
 from . import dashboard, errors
 from .auth import READ, LoginNeeded
 from .deps import instance_of, stores_of
-from .routes import catalog, events, external, reports, runs, tasks
+from .routes import catalog, events, external, reports, runs, tasks, transfers
 from .schemas import ErrorOut, Health
 
 API_PREFIX = "/api/v1"
@@ -36,7 +36,7 @@ def create_app(instance: Instance) -> FastAPI:
     app.state.instance = instance
     app.state.stores = OpenStores(instance.config.settings.stores)
     api = APIRouter(prefix=API_PREFIX, responses=errors.ERROR_RESPONSES)
-    for area in (tasks, runs, reports, external, catalog, events):
+    for area in (tasks, runs, reports, external, catalog, events, transfers):
         api.include_router(area.router)
     app.include_router(api)
     app.include_router(dashboard.router)

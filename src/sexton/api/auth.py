@@ -1,5 +1,6 @@
-"""Who may do what: bearer tokens from ``api.tokens`` (``admin`` may change things, any other
-token may read). The dashboard keeps the same token in an HttpOnly cookie.
+"""Who may do what: bearer tokens from ``api.tokens`` (``admin`` may change things, ``site``
+tokens may only make the inter-site transfer calls, any other token may read). The dashboard
+keeps the same token in an HttpOnly cookie.
 
 Tokens are compared in constant time (``hmac.compare_digest``) so response timing reveals
 nothing about them, and they never appear in logs or error messages.
@@ -8,7 +9,7 @@ nothing about them, and they never appear in logs or error messages.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Sequence
 from enum import IntEnum
 
 from fastapi import Depends, HTTPException, Request
@@ -17,24 +18,33 @@ from ..engine.service import Instance
 from .deps import instance_of
 
 COOKIE = "sexton_token"
-ADMIN_ROLE = "admin"
 
 
 class Access(IntEnum):
+    SITE = 0  # another site: the transfer calls only, not even reading
     READ = 1
     ADMIN = 2
+
+
+# Roles with other than read access; any other role name reads.
+ROLE_ACCESS = {"admin": Access.ADMIN, "site": Access.SITE}
 
 
 class LoginNeeded(Exception):
     """A dashboard page was asked for without a valid token: show the login form."""
 
 
-def configured_tokens(instance: Instance) -> dict[str, str]:
-    """The tokens in force; an empty value (an unset ``${VAR}``) grants nothing."""
-    return {role: token for role, token in instance.config.settings.api.tokens.items() if token}
+def configured_tokens(instance: Instance) -> list[tuple[str, str]]:
+    """(role, token) pairs in force; an empty value (an unset ``${VAR}``) grants nothing."""
+    return [
+        (role, token)
+        for role, tokens in instance.config.settings.api.tokens.items()
+        for token in ([tokens] if isinstance(tokens, str) else tokens)
+        if token
+    ]
 
 
-def access_for(tokens: Mapping[str, str], presented: str | None) -> Access | None:
+def access_for(tokens: Sequence[tuple[str, str]], presented: str | None) -> Access | None:
     """The access a presented token grants, or None. With no tokens configured everyone is
     admin — the service then listens on loopback only (see ``check_listen``)."""
     if not tokens:
@@ -42,11 +52,10 @@ def access_for(tokens: Mapping[str, str], presented: str | None) -> Access | Non
     if not presented:
         return None
     granted: Access | None = None
-    for role, token in tokens.items():  # compare with every token: timing shows no position
+    for role, token in tokens:  # compare with every token: timing shows no position
         if hmac.compare_digest(presented.encode(), token.encode()):
-            granted = max(
-                granted or Access.READ, Access.ADMIN if role == ADMIN_ROLE else Access.READ
-            )
+            level = ROLE_ACCESS.get(role, Access.READ)
+            granted = level if granted is None else max(granted, level)
     return granted
 
 
@@ -59,8 +68,12 @@ def presented_token(request: Request) -> str | None:
     return request.cookies.get(COOKIE) or None
 
 
-def require(level: Access) -> Callable[[Request], Access]:
-    """A dependency for API routes: 401 without a token, 403 with one that is not enough."""
+def require(level: Access, *, also: Access | None = None) -> Callable[[Request], Access]:
+    """A dependency for API routes: 401 without a token, 403 with one that is not enough.
+
+    ``also`` admits one lower level besides (the transfer calls: ``site`` tokens and admin,
+    but not read tokens, which must never let anyone push files).
+    """
 
     def check(request: Request) -> Access:
         tokens = configured_tokens(instance_of(request))
@@ -72,8 +85,9 @@ def require(level: Access) -> Callable[[Request], Access]:
                 "a token is needed: send 'Authorization: Bearer TOKEN'",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        if granted is None or granted < level:
-            raise HTTPException(403, f"this token does not allow {level.name.lower()} access")
+        if granted is None or (granted < level and granted != also):
+            wanted = (also or level).name.lower()
+            raise HTTPException(403, f"this token does not allow {wanted} access")
         return granted
 
     return check
@@ -96,3 +110,4 @@ def require_page(level: Access) -> Callable[[Request], Access]:
 
 READ = Depends(require(Access.READ))
 ADMIN = Depends(require(Access.ADMIN))
+SITE = Depends(require(Access.ADMIN, also=Access.SITE))

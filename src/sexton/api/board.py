@@ -1,5 +1,6 @@
 """What the dashboard shows, gathered in one read: statuses, manual duties, stores, recent
-failures and damaged files. Kept apart from the HTML so the page templates only render."""
+failures and damaged files, and one task's page. Kept apart from the HTML so the page
+templates only render."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ from datetime import datetime
 from sqlalchemy import select
 
 from ..catalog import Catalog, StoreStats
+from ..config import TaskSpec
 from ..db import reading
 from ..db.catalog_tables import corrupt_files, files
-from ..db.tables import runs
+from ..db.tables import runs, task_state
 from ..engine.monitor import Monitor, TaskStatus
-from ..engine.record import Run
+from ..engine.record import Run, list_runs
 from ..engine.service import Instance
 from ..engine.states import UNSUCCESSFUL
 from ..stores import Store
@@ -24,6 +26,7 @@ from ..stores import Store
 SEVERITY = {"down": 0, "late": 1, "running": 2, "new": 3, "up": 4, "paused": 5}
 RECENT_FAILURES = 10
 CORRUPT_SHOWN = 20
+TASK_RUNS_SHOWN = 30  # runs on a task's page; the API's /runs?task= has the full history
 
 
 @dataclass(frozen=True)
@@ -96,3 +99,32 @@ def gather(instance: Instance, stores: Mapping[str, Store]) -> Board:
         failures=[Run.from_row(row) for row in failed],
         damage=[Damage(*row) for row in damaged],
     )
+
+
+@dataclass(frozen=True)
+class TaskPage:
+    now: datetime
+    spec: TaskSpec
+    status: TaskStatus
+    sticky_error: str | None
+    runs: list[Run]
+
+    @property
+    def clearable(self) -> bool:
+        """Whether ``sexton clear`` would change anything: a sticky error or failures."""
+        return self.sticky_error is not None or self.status.failures > 0
+
+    @property
+    def failures(self) -> list[Run]:
+        return [run for run in self.runs if run.state in UNSUCCESSFUL]
+
+
+def gather_task(instance: Instance, spec: TaskSpec) -> TaskPage:
+    now = instance.clock.now()
+    [status] = Monitor(instance.config, instance.engine).statuses(now, [spec.name])
+    with reading(instance.engine) as connection:
+        sticky = connection.execute(
+            select(task_state.c.sticky_error).where(task_state.c.task == spec.name)
+        ).scalar_one_or_none()
+        recent = list_runs(connection, task=spec.name, limit=TASK_RUNS_SHOWN)
+    return TaskPage(now=now, spec=spec, status=status, sticky_error=sticky, runs=recent)

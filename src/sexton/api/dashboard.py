@@ -21,8 +21,9 @@ from ..engine.record import get_run, run_events_of
 from ..engine.runbook import RunRefused
 from ..sizes import format_size
 from .auth import COOKIE, Access, access_for, configured_tokens, require_page
-from .board import gather
+from .board import gather, gather_task
 from .deps import instance_of, stores_of, task_of
+from .routes.transfers import transfers_board
 from .schemas import RunId
 
 REFRESH_SECONDS = 15  # how often the overview reloads itself
@@ -111,6 +112,7 @@ def overview(request: Request, access: PageAccess) -> Response:
         "refresh": REFRESH_SECONDS,
         "now": board.now,
         "message": request.query_params.get("message"),
+        **transfers_board(instance_of(request)),
     }
     return templates.TemplateResponse(request, "overview.html", context)
 
@@ -133,19 +135,48 @@ def run_page(run_id: RunId, request: Request, access: PageAccess) -> Response:
     return templates.TemplateResponse(request, "run.html", context)
 
 
-def _back(message: str) -> Response:
-    return RedirectResponse(f"/?message={quote(message)}", status_code=303)
+@router.get("/tasks/{name}", response_class=HTMLResponse)
+def task_page(name: str, request: Request, access: PageAccess) -> Response:
+    instance = instance_of(request)
+    page = gather_task(instance, task_of(instance, name))
+    context = {
+        "page": page,
+        "t": page.status,
+        "now": page.now,
+        "admin": access >= Access.ADMIN,
+        "refresh": REFRESH_SECONDS,
+        "message": request.query_params.get("message"),
+    }
+    return templates.TemplateResponse(request, "task.html", context)
+
+
+def _back(message: str, to: str = "/") -> Response:
+    """Back to the page the form was on (a path of this site only), with a message."""
+    path = _local_path(to).partition("?")[0]
+    return RedirectResponse(f"{path}?message={quote(message)}", status_code=303)
+
+
+BackTo = Annotated[str, Form(max_length=2000)]
 
 
 @router.post("/tasks/{name}/trigger")
-def trigger(name: str, request: Request, _access: ActionAccess) -> Response:
+def trigger(name: str, request: Request, _access: ActionAccess, next: BackTo = "/") -> Response:
     instance = instance_of(request)
     task_of(instance, name)
     try:
         run = instance.book.queue(name, "api", instance.clock.now())
     except RunRefused as exc:
-        return _back(str(exc))
-    return _back(f"Queued run {run.id} of {name}")
+        return _back(str(exc), next)
+    return _back(f"Queued run {run.id} of {name}", next)
+
+
+@router.post("/tasks/{name}/clear")
+def clear(name: str, request: Request, _access: ActionAccess, next: BackTo = "/") -> Response:
+    """The dashboard's ``sexton clear TASK``: a person has looked at the failure."""
+    instance = instance_of(request)
+    task_of(instance, name)
+    instance.book.clear(name)
+    return _back(f"Cleared {name}: its error and failure count are forgotten", next)
 
 
 @router.post("/tasks/{name}/done")
@@ -154,9 +185,10 @@ def mark_done(
     request: Request,
     _access: ActionAccess,
     note: Annotated[str, Form(max_length=2000)] = "",
+    next: BackTo = "/",
 ) -> Response:
     instance = instance_of(request)
     if task_of(instance, name).executor != "manual":
-        return _back(f"{name} is not a manual duty")
+        return _back(f"{name} is not a manual duty", next)
     run = instance.book.record_done(name, note.strip() or None, instance.clock.now())
-    return _back(f"Recorded {name} as done (run {run.id})")
+    return _back(f"Recorded {name} as done (run {run.id})", next)

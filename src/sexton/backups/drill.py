@@ -11,15 +11,15 @@ import re
 import shutil
 import sqlite3
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 import psycopg
 from psycopg import sql
-from pydantic import Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from sqlalchemy.engine import make_url
 
 from ..checksums import CHUNK_SIZE, Checksum, MultiHasher
@@ -35,9 +35,26 @@ TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?")
 DRILL_DATABASE_PREFIX = "sexton_drill_"  # so a stray scratch database is recognisable
 
 
-class Check(TaskParams):
+# What a check looks at, and so which targets it can run on.
+DATABASE = "database"  # a restored SQL database: a cursor
+FILES = "files"  # an extracted directory tree
+MONGO = "mongo"  # a MongoDB restored into scratch databases
+
+
+class DrillCheck(TaskParams):
+    """One thing a drill measures in what it restored."""
+
+    kind: ClassVar[str]
+
+    @property
+    def label(self) -> str:
+        raise NotImplementedError
+
+
+class Check(DrillCheck):
     """``{table: T, min_rows: N}`` or ``{query: SQL, min: N}`` (a query returning a number)."""
 
+    kind = DATABASE
     table: str | None = None
     min_rows: int | None = Field(None, ge=0)
     query: str | None = None
@@ -83,7 +100,7 @@ class Check(TaskParams):
 class CheckResult:
     check: str
     value: float | None
-    min: float
+    min: float | None  # None for checks that are not a threshold (``exists``)
     ok: bool
     error: str | None = None
 
@@ -96,7 +113,7 @@ class Cursor(Protocol):
     def fetchone(self) -> Any: ...
 
 
-def run_checks(cursor: Cursor, checks: list[Check]) -> list[CheckResult]:
+def run_checks(cursor: Cursor, checks: Sequence[Check]) -> list[CheckResult]:
     """Each check's value, and whether it reaches its minimum; a failing query fails only
     its own check."""
     results = []
@@ -130,7 +147,41 @@ def fetch(store: Store, name: str, size: int, checksum: Checksum, into: Path) ->
         )
 
 
-class SqliteTarget(TaskParams):
+class DrillTarget(TaskParams):
+    """Where a drill restores a backup: which format it restores and which checks it runs."""
+
+    restores: ClassVar[str]  # the backup format (``formats``)
+    kind: ClassVar[str]  # the checks it can run (``DrillCheck.kind``)
+    example: ClassVar[str]  # how a config gives such a target, for error messages
+
+    def unavailable(self) -> str | None:
+        """Why this worker cannot drill into this target (a missing tool), else None."""
+        return None
+
+    def drill(
+        self, backup: Path, checks: Sequence[DrillCheck], ctx: RunContext
+    ) -> list[CheckResult]:
+        """Restore the local copy ``backup``, run the checks, clean up whatever happens."""
+        raise NotImplementedError
+
+
+class DatabaseTarget(DrillTarget):
+    """A SQL database restored for the drill, checked through a cursor."""
+
+    kind = DATABASE
+    example = "{sqlite: SCRATCH_FILE} or {postgres: SERVER_URL}"
+
+    def drill(
+        self, backup: Path, checks: Sequence[DrillCheck], ctx: RunContext
+    ) -> list[CheckResult]:
+        with self.restored(backup, ctx) as cursor:
+            return run_checks(cursor, [c for c in checks if isinstance(c, Check)])
+
+    def restored(self, backup: Path, ctx: RunContext) -> AbstractContextManager[Cursor]:
+        raise NotImplementedError
+
+
+class SqliteTarget(DatabaseTarget):
     """A scratch SQLite file: the backup is put there, checked and removed."""
 
     sqlite: str
@@ -156,7 +207,7 @@ class SqliteTarget(TaskParams):
                 leftover.unlink(missing_ok=True)
 
 
-class PostgresTarget(TaskParams):
+class PostgresTarget(DatabaseTarget):
     """A PostgreSQL server: a scratch database is created, restored into, checked, dropped."""
 
     postgres: str
@@ -204,21 +255,3 @@ class _Discard:
 
     def write(self, data: bytes, /) -> None:
         pass
-
-
-def _target_kind(value: Any) -> str | None:
-    if isinstance(value, SqliteTarget | PostgresTarget):
-        return "sqlite" if isinstance(value, SqliteTarget) else "postgres"
-    if isinstance(value, dict):
-        return next((k for k in ("sqlite", "postgres") if k in value), None)
-    return None
-
-
-Target = Annotated[
-    Annotated[SqliteTarget, Tag("sqlite")] | Annotated[PostgresTarget, Tag("postgres")],
-    Discriminator(
-        _target_kind,
-        custom_error_type="target_kind",
-        custom_error_message="expected {sqlite: SCRATCH_FILE} or {postgres: SERVER_URL}",
-    ),
-]

@@ -14,7 +14,8 @@ import shutil
 import sqlite3
 import tarfile
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
@@ -120,17 +121,20 @@ class MongoSource(BackupSource):
     def write_to(self, sink: Sink, ctx: RunContext) -> None:
         if shutil.which("mongodump") is None:
             raise TaskFailed("mongodump is not installed on this worker")
-        with tempfile.NamedTemporaryFile("w", prefix="sexton-mongo-", suffix=".yaml") as config:
-            os.chmod(config.name, 0o600)
-            config.write(f"uri: {_yaml_string(self.mongodb)}\n")
-            config.flush()
-            argv = ["mongodump", f"--config={config.name}", "--archive", "--gzip", *self.args]
+        with mongo_config(self.mongodb) as config:
+            argv = ["mongodump", f"--config={config}", "--archive", "--gzip", *self.args]
             stream_stdout(argv, tool_env(ctx, {}), sink, ctx)
 
 
-def _yaml_string(text: str) -> str:
-    """A double-quoted YAML scalar (JSON strings are valid YAML)."""
-    return json.dumps(text)
+@contextmanager
+def mongo_config(url: str) -> Iterator[str]:
+    """A private config file giving the MongoDB tools ``url`` (``--config=PATH``), so the
+    password never shows in argv."""
+    with tempfile.NamedTemporaryFile("w", prefix="sexton-mongo-", suffix=".yaml") as config:
+        os.chmod(config.name, 0o600)
+        config.write(f"uri: {json.dumps(url)}\n")  # a JSON string is a quoted YAML scalar
+        config.flush()
+        yield config.name
 
 
 class CommandSource(BackupSource):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from .catalog import Catalog
 from .errors import BadListing, CatalogError, UnknownFile, UnknownStore
 from .fixity import Copy, Finding
+from .ingest import ALLOWED, DISALLOWED, Arrival, ArrivalConflict, deletion_policy
 from .reconcile import BATCH_SIZE, Hasher, ScanPlan
 from .records import (
     CORRUPT,
@@ -26,6 +27,11 @@ from .scope import Scope
 from .stores import OpenStores
 
 __all__ = [
+    "ALLOWED",
+    "DISALLOWED",
+    "Arrival",
+    "ArrivalConflict",
+    "deletion_policy",
     "BATCH_SIZE",
     "CORRUPT",
     "DELETED",

@@ -12,16 +12,25 @@ from sqlalchemy import Connection, Engine, select
 from sexton.checksums import DEFAULT_ALGORITHM, Checksum
 from sexton.clock import Clock
 from sexton.db import reading
-from sexton.db.catalog_tables import files
+from sexton.db.catalog_tables import files, instances
 from sexton.stores import Store, StoreSettings, UnsafePath, safe_name
 
-from . import browse, copies, deletion, fixity, marks, store_state
+from . import browse, copies, deletion, fixity, ingest, marks, store_state
 from .errors import CatalogError, UnknownFile, UnknownStore
-from .fixity import Copy, Finding
+from .fixity import Copy, Finding, copies_query, fetch_copies
+from .ingest import Arrival, Standing
 from .listing import read_listing, root_of
 from .marks import ORDERS, Order
 from .reconcile import Listing, Progress, ScanPlan, reconcile
-from .records import STATES, CatalogStats, FileDetail, ListedFile, NeededFile, ReconcileReport
+from .records import (
+    PRESENT,
+    STATES,
+    CatalogStats,
+    FileDetail,
+    ListedFile,
+    NeededFile,
+    ReconcileReport,
+)
 from .stats import catalog_stats
 
 # Names resolved per query when marking by name: well under every database's parameter limit.
@@ -192,6 +201,29 @@ class Catalog:
         with self.engine.begin() as connection:
             copies.register_copy(connection, original, store, size, mtime, self.clock.now())
 
+    # -- arrivals --------------------------------------------------------------------------
+
+    def standing(self, name: str, size: int, checksum: str, store: str) -> Standing:
+        """Whether an arriving file is ``new``, already ``held`` verified on ``store``, or in
+        ``conflict`` with the catalog's record of that name (see ``ingest``)."""
+        with reading(self.engine) as connection:
+            return ingest.standing(connection, _checked(name), size, checksum, store)
+
+    def ingest(self, arrival: Arrival) -> int:
+        """Register a file that arrived verified, with its copy; returns the file's id."""
+        _checked(arrival.name)
+        with self.engine.begin() as connection:
+            return ingest.ingest(connection, arrival, self.clock.now())
+
+    def present_copy(self, store: str, path: str) -> Copy | None:
+        """The present copy at ``path`` on ``store``, if the catalog holds one."""
+        query = copies_query().where(
+            instances.c.store == store, instances.c.path == path, instances.c.state == PRESENT
+        )
+        with reading(self.engine) as connection:
+            found = fetch_copies(connection, query)
+        return found[0] if found else None
+
     def store_overrides(self) -> dict[str, bool]:
         with reading(self.engine) as connection:
             return store_state.store_overrides(connection)
@@ -210,15 +242,17 @@ class Catalog:
         max_verification_age: timedelta | None,
         after_id: int = 0,
         limit: int = NAME_BATCH,
+        force: bool = False,
     ) -> list[Copy]:
         """Copies on ``store`` the deletion rule would let go now (see ``deletion``); with
-        ``max_verification_age`` None, also those whose copies' verification is too old."""
+        ``max_verification_age`` None, also those whose copies' verification is too old;
+        with ``force``, also those whose deletion policy is ``disallowed``."""
         fresh_after = (
             None if max_verification_age is None else self.clock.now() - max_verification_age
         )
         with reading(self.engine) as connection:
             return deletion.deletable(
-                connection, store, created_before, needed, fresh_after, after_id, limit
+                connection, store, created_before, needed, fresh_after, after_id, limit, force
             )
 
     def other_copies(self, copy: Copy) -> list[Copy]:
@@ -226,11 +260,17 @@ class Catalog:
             return deletion.other_copies(connection, copy)
 
     def delete_copy(
-        self, copy: Copy, store: Store, needed: int, max_verification_age: timedelta
+        self,
+        copy: Copy,
+        store: Store,
+        needed: int,
+        max_verification_age: timedelta,
+        force: bool = False,
     ) -> bool:
-        """Delete ``copy`` if ``needed`` other copies vouch for it (DESIGN §5, invariant 1)."""
+        """Delete ``copy`` if ``needed`` other copies vouch for it (DESIGN §5, invariant 1)
+        and its deletion policy allows it, unless ``force`` overrides the policy."""
         fresh_after = self.clock.now() - max_verification_age
-        return deletion.delete_copy(self.engine, copy, store, needed, fresh_after)
+        return deletion.delete_copy(self.engine, copy, store, needed, fresh_after, force)
 
     # -- names -----------------------------------------------------------------------------
 

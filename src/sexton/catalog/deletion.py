@@ -5,6 +5,9 @@ verified checksum equal to the file's, verified recently enough. Corrupt, missin
 never-verified, stale or mismatching copies never vouch; a remote site's copy vouches once
 that site confirmed the same checksum recently enough. The rule is one SQL expression,
 ``vouching``, used both to list candidates and to decide, again, at the moment of deleting.
+
+A copy also carries its own ``deletion_policy`` (the librarian's): one ``disallowed`` is never
+deleted unless the caller forces it, as the librarian's rolling deletion does by default.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from sexton.stores import Store
 
 from .errors import CatalogError
 from .fixity import Copy, copies_query, fetch_copies
+from .ingest import ALLOWED
 from .records import DELETED, PRESENT
 
 
@@ -53,9 +57,11 @@ def deletable(
     fresh_after: datetime | None,
     after_id: int,
     limit: int,
+    force: bool = False,
 ) -> list[Copy]:
     """Present copies on ``store`` of files older than ``created_before`` that enough other
-    copies vouch for, by instance id after ``after_id`` (a keyset, for batches)."""
+    copies vouch for, by instance id after ``after_id`` (a keyset, for batches); with
+    ``force``, also those whose deletion policy disallows it."""
     query = copies_query().where(
         instances.c.store == store,
         instances.c.state == PRESENT,
@@ -63,6 +69,8 @@ def deletable(
         func.coalesce(files.c.created_at, files.c.ingested_at) < created_before,
         vouching(fresh_after) >= needed,
     )
+    if not force:
+        query = query.where(instances.c.deletion_policy == ALLOWED)
     return fetch_copies(connection, query.order_by(instances.c.id).limit(limit))
 
 
@@ -77,9 +85,15 @@ def other_copies(connection: Connection, copy: Copy) -> list[Copy]:
 
 
 def delete_copy(
-    engine: Engine, copy: Copy, store: Store, needed: int, fresh_after: datetime
+    engine: Engine,
+    copy: Copy,
+    store: Store,
+    needed: int,
+    fresh_after: datetime,
+    force: bool = False,
 ) -> bool:
-    """Remove ``copy`` from ``store`` and record it deleted, if ``needed`` others vouch.
+    """Remove ``copy`` from ``store`` and record it deleted, if ``needed`` others vouch and
+    its deletion policy allows it (or ``force`` overrides the policy).
 
     Returns False, touching nothing, when they do not (any more). The rule is checked in the
     transaction that records the deletion, after locking the file's row: every deletion of a
@@ -94,13 +108,16 @@ def delete_copy(
     with engine.begin() as connection:
         connection.execute(select(files.c.id).where(files.c.id == copy.file_id).with_for_update())
         check = (
-            select(instances.c.state, vouching(fresh_after))
+            select(instances.c.state, instances.c.deletion_policy, vouching(fresh_after))
             .join_from(instances, files, instances.c.file_id == files.c.id)
             .where(instances.c.id == copy.instance_id)
             .with_for_update(of=instances)
         )
         row = connection.execute(check).one_or_none()
-        if row is None or row[0] != PRESENT or row[1] < needed:
+        if row is None:
+            return False
+        state, policy, vouchers = row
+        if state != PRESENT or vouchers < needed or (policy != ALLOWED and not force):
             return False
         store.delete(copy.path, missing_ok=True)
         connection.execute(

@@ -12,7 +12,9 @@ from .drain import drain
 from .runs import cancel, clear, done, ping, run_command, runs, trigger
 from .service import scheduler, serve_command, worker
 from .setup import db, init, validate
+from .sneakernet import sneakernet
 from .status import status
+from .transfers import transfers
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -40,7 +42,9 @@ for command in (
     catalog,
     backup,
     drain,
+    sneakernet,
     api_command,
     alerts,
+    transfers,
 ):
     main.add_command(command)

@@ -11,6 +11,7 @@ import click
 from rich.table import Table
 
 from ..catalog import STATES, Catalog, CatalogError, OpenStores
+from ..config.errors import did_you_mean
 from ..engine.service import Instance
 from ..sizes import format_size
 from ..stores import StoreError
@@ -40,8 +41,9 @@ def _open(config_path: Path | None) -> tuple[Instance, Catalog]:
 
 
 def _known_store(instance: Instance, store: str | None) -> None:
-    if store is not None and store not in instance.config.settings.stores:
-        fail(f"no store named {store!r} in the config")
+    configured = instance.config.settings.stores
+    if store is not None and store not in configured:
+        fail(f"no store named {store!r} in the config{did_you_mean(store, configured)}", 2)
 
 
 def _mark_and_value(text: str) -> tuple[str, str | None]:
@@ -146,6 +148,31 @@ def stats(as_json: bool, config_path: Path | None) -> None:
         free = "unknown" if s.free is None else format_size(s.free)
         table.add_row(name, str(s.files), format_size(s.bytes), free, "yes" if s.enabled else "no")
     console.print(table)
+
+
+@catalog.command()
+@click.argument("store")
+@config_option
+def enable(store: str, config_path: Path | None) -> None:
+    """Take STORE back into use, on every host (the switch is kept in the database)."""
+    _switch(store, True, config_path)
+
+
+@catalog.command()
+@click.argument("store")
+@config_option
+def disable(store: str, config_path: Path | None) -> None:
+    """Take STORE out of use (a drive shipped away, a full disk), on every host."""
+    _switch(store, False, config_path)
+
+
+def _switch(store: str, enabled: bool, config_path: Path | None) -> None:
+    """The API's switch (POST /stores/NAME/enable|disable), from the command line."""
+    instance, cat = _open(config_path)
+    _known_store(instance, store)
+    action = "enabled" if enabled else "disabled"
+    cat.set_store_enabled(store, enabled, f"{action} with sexton catalog")
+    console.print(f"store {store} {action}", highlight=False)
 
 
 @catalog.command()

@@ -14,6 +14,7 @@ from .service import run_service
 DEMO_CONFIG = """\
 # A demo Sexton: a few duties on short schedules. Edit me and restart `sexton serve -c` me.
 database: sqlite:///sexton.db
+api: {{listen: "{listen}"}}
 tasks:
   - name: fixity-sample
     type: command
@@ -55,14 +56,20 @@ tasks:
     default=None,
     help="Where to put the demo (default: a new temporary directory).",
 )
-def demo(directory: Path | None) -> None:
+@click.option(
+    "--listen",
+    default="127.0.0.1:8080",
+    show_default=True,
+    help="Address of the dashboard and API (loopback: the demo has no tokens).",
+)
+def demo(directory: Path | None, listen: str) -> None:
     """A working instance in a temp dir: sample files, tasks, served until Ctrl-C."""
     root = directory or Path(tempfile.mkdtemp(prefix="sexton-demo-"))
     (root / "data").mkdir(parents=True, exist_ok=True)
     for number in range(5):
         (root / "data" / f"record-{number}.txt").write_text(f"sample record {number}\n")
     config_file = root / "sexton.yaml"
-    config_file.write_text(DEMO_CONFIG.format(root=root, config=config_file))
+    config_file.write_text(DEMO_CONFIG.format(root=root, config=config_file, listen=listen))
     instance = Instance.open(read_config(config_file))
     console.print(f"[bold]Sexton demo[/bold] in {root}", highlight=False)
     console.print(f"  config:   {config_file}", highlight=False)

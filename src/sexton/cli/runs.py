@@ -14,6 +14,7 @@ from rich.table import Table
 
 from ..db import reading
 from ..engine.record import Run, get_run, list_runs, run_events_of
+from ..engine.runbook import article
 from ..engine.service import Instance
 from ..engine.states import SUCCEEDED
 from ..engine.worker import Worker
@@ -33,7 +34,7 @@ def run_command(task: str, as_json: bool, config_path: Path | None) -> None:
     instance = open_instance(config_path)
     spec = instance.config.task(task)
     if spec.executor != "local":
-        fail(f"{task} is a {spec.executor} task: it is not run by Sexton itself")
+        fail(f"{task} is {article(spec.executor)} task: it is not run by Sexton itself")
     worker = Worker(instance.config, instance.book, instance.clock, name=f"cli:{_host_pid()}")
     claimed = instance.book.start_now(task, worker.id, instance.clock.now(), worker.settings.lease)
     finished = _execute_with_heartbeat(
@@ -237,7 +238,7 @@ def ping(task: str, signal_name: str, exit_code: int | None, config_path: Path |
     instance = open_instance(config_path)
     spec = instance.config.task(task)
     if spec.executor != "heartbeat":
-        fail(f"{task} is a {spec.executor} task; only heartbeat tasks take pings")
+        fail(f"{task} is {article(spec.executor)} task; only heartbeat tasks take pings")
     run = instance.book.ping(task, signal_name, instance.clock.now(), exit_code)
     console.print(f"run {run.id} of {task}: {run.state}", highlight=False)
 
@@ -252,6 +253,6 @@ def done(task: str, note: str | None, config_path: Path | None) -> None:
     instance = open_instance(config_path)
     spec = instance.config.task(task)
     if spec.executor != "manual":
-        fail(f"{task} is a {spec.executor} task; `sexton done` records manual duties")
+        fail(f"{task} is {article(spec.executor)} task; `sexton done` records manual duties")
     run = instance.book.record_done(task, note, instance.clock.now())
     console.print(f"recorded {task} as done (run {run.id})", highlight=False)

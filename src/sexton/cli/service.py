@@ -26,8 +26,8 @@ def run_service(instance: Instance, what: str, **parts: object) -> None:
     )
     try:
         serve(instance, stop, **parts)  # type: ignore[arg-type]
-    except ApiRefused as exc:
-        fail(str(exc))
+    except ApiRefused as exc:  # e.g. no tokens on a non-loopback address: a config mistake
+        fail(str(exc), code=2)
     console.print(f"sexton {what}: stopped cleanly")
 
 

@@ -16,7 +16,7 @@ from .envfile import EnvFileError, read_env_file
 from .errors import ConfigError, Problem, did_you_mean
 from .librarian import is_librarian_format, librarian_tasks
 from .models import Settings, TaskSettings
-from .source import Document, Path_, expand_variables, read_document
+from .source import Document, Path_, expand_text, expand_variables, read_document
 
 DEFAULT_DATABASE = "sqlite:///sexton.db"  # beside the config file
 COMMON_KEYS = set(TaskSettings.model_fields)
@@ -133,7 +133,7 @@ def _global_env(
     values: dict[str, str] = {}
     for index, name in enumerate(_names(files)):
         try:
-            values.update(read_env_file(base / os.path.expandvars(str(name))))
+            values.update(read_env_file(base / expand_text(str(name), environ)))
         except EnvFileError as exc:
             problems.append(doc.problem(("env_file", index), str(exc)))
     return {**values, **environ}

@@ -156,7 +156,34 @@ class TaskSettings(Strict):
 
 class ApiSettings(Strict):
     listen: str = "127.0.0.1:8080"
-    tokens: dict[str, str] = {}
+    # role -> token, or a list of tokens (``site``: one per other site sending here)
+    tokens: dict[str, str | list[str]] = {}
+
+
+class SiteSettings(Strict):
+    """Another Sexton site (``sites:``): where its API answers, the token to present there,
+    and how patiently to call it (a site may be down for minutes; a run must not hang)."""
+
+    url: str
+    token: str = ""
+    timeout: Duration = timedelta(seconds=60)
+    attempts: int = Field(5, ge=1)
+    backoff: Duration = timedelta(seconds=1)
+    max_backoff: Duration = timedelta(seconds=30)
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("a site URL starts with http:// or https://")
+        return value.rstrip("/")
+
+
+class TransferSettings(Strict):
+    """Where files sent here by other sites wait (``staging``) and end up (``store``)."""
+
+    staging: str | None = None  # a store name; receiving is refused without one
+    store: str | None = None  # a store name; default: the first configured store
 
 
 class HistorySettings(Strict):
@@ -188,6 +215,9 @@ class Settings(Strict):
     worker: WorkerSettings = WorkerSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
     notify: NotifySettings = NotifySettings()
+    site: str | None = None  # this site's name, as the other sites know it under `sites:`
+    sites: dict[str, SiteSettings] = {}
+    transfer: TransferSettings = TransferSettings()
     tasks: list[Any] = []
     include: NameList = []
 

@@ -89,7 +89,10 @@ def _plain(node: Any, path: Path_, lines: dict[Path_, int]) -> Any:
         result = {}
         for key, value in node.items():
             key_text = str(key)
-            lines[(*path, key_text)] = node.lc.key(key)[0] + 1
+            # A key merged in from an anchor (`<<: *defaults`) has no position of its own
+            # here: messages about it point at the mapping that merges it.
+            own = node.lc.data.get(key)
+            lines[(*path, key_text)] = (own[0] if own else node.lc.line) + 1
             result[key_text] = _plain(value, (*path, key_text), lines)
         return result
     if isinstance(node, CommentedSeq):
@@ -101,6 +104,17 @@ def _plain(node: Any, path: Path_, lines: dict[Path_, int]) -> Any:
     if hasattr(node, "value") and type(node).__module__.startswith("ruamel"):
         return node.value  # scalar wrappers such as ScalarFloat keep their plain value
     return node
+
+
+def expand_text(text: str, env: Mapping[str, str]) -> str:
+    """``${VAR}`` / ``${VAR:-default}`` in one string (an ``env_file`` name, read before the
+    rest is expanded); a variable that is unset and has no default is left as written."""
+
+    def substitute(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        return env.get(name) or (default if default is not None else match.group(0))
+
+    return _VARIABLE.sub(substitute, text)
 
 
 def expand_variables(document: Document, env: Mapping[str, str]) -> list[Problem]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     Float,
     ForeignKey,
@@ -101,6 +102,8 @@ corrupt_files = Table(
     Column("last_seen", UTCDateTime, nullable=False),
     Column("expected", String(200)),
     Column("actual", String(200)),
+    # Set by the one notifier that claimed this damage, so several schedulers send it once.
+    Column("notified_at", UTCDateTime),
 )
 Index("ix_corrupt_files_file_id", corrupt_files.c.file_id)
 
@@ -121,7 +124,8 @@ transfers = Table(
     "transfers",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("file_id", Integer, ForeignKey("files.id", ondelete="CASCADE"), nullable=False),
+    # NULL for an incoming file until it is ingested: the destination has no file row before.
+    Column("file_id", Integer, ForeignKey("files.id", ondelete="CASCADE")),
     Column("direction", String(8), nullable=False),  # outgoing | incoming
     Column("site", String(200), nullable=False),  # the other end
     # initiated -> ongoing -> staged -> completed | failed | cancelled
@@ -131,6 +135,35 @@ transfers = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     Column("finished_at", UTCDateTime),
     Column("error", Text),
+    Column("name", Text),  # the file's name, the same at both ends
+    Column("size", BigInteger),
+    Column("checksum", String(200)),  # what the source's catalog holds (``algo:hex``)
+    # Outgoing: the store read from. Incoming: the store the file is ingested into.
+    Column("store", String(200)),
+    Column("remote_id", Integer),  # the other end's transfer id, for callbacks
+    Column("staging_path", Text),  # where the bytes wait at the destination before ingest
+    # The destination said no (no room, another checksum): not retried until a person acts.
+    Column("refused", Boolean, nullable=False, server_default=text("false")),
 )
 Index("ix_transfers_file_id", transfers.c.file_id)
 Index("ix_transfers_state", transfers.c.state, transfers.c.site)
+Index("ix_transfers_batch", transfers.c.batch)
+
+# One item per batch that `send_clone` handed over; `consume_queue` moves its bytes.
+transfer_queue = Table(
+    "transfer_queue",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("batch", String(200), nullable=False),
+    Column("site", String(200), nullable=False),
+    Column("state", String(16), nullable=False),  # pending | consuming | done | failed
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("not_before", UTCDateTime, nullable=False),  # retry backoff
+    # A consumer that died leaves its lease to run out, and the item is taken again.
+    Column("claimed_until", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("error", Text),
+    UniqueConstraint("batch", name="uq_transfer_queue_batch"),
+)
+Index("ix_transfer_queue_state", transfer_queue.c.state, transfer_queue.c.not_before)

@@ -112,6 +112,15 @@ task_state = Table(
     Column("sticky_error", Text),
     Column("status", String(16), nullable=False, server_default=text("'new'")),
     Column("status_since", UTCDateTime),
+    # Running totals of finished runs by outcome, and the work they did: the Prometheus
+    # counters. Kept here, not summed over `runs`, so pruning history never lowers them.
+    Column("runs_succeeded", BigInteger, nullable=False, server_default=text("0")),
+    Column("runs_failed", BigInteger, nullable=False, server_default=text("0")),
+    Column("runs_timed_out", BigInteger, nullable=False, server_default=text("0")),
+    Column("runs_cancelled", BigInteger, nullable=False, server_default=text("0")),
+    Column("runs_skipped", BigInteger, nullable=False, server_default=text("0")),
+    Column("items_done", BigInteger, nullable=False, server_default=text("0")),
+    Column("bytes_done", BigInteger, nullable=False, server_default=text("0")),
 )
 
 status_changes = Table(
@@ -122,6 +131,8 @@ status_changes = Table(
     Column("at", UTCDateTime, nullable=False),
     Column("from_status", String(16)),
     Column("to_status", String(16), nullable=False),
+    # Set by the one notifier that claimed this flip, so several schedulers send it once.
+    Column("notified_at", UTCDateTime),
 )
 Index("ix_status_changes_task", status_changes.c.task, status_changes.c.at)
 

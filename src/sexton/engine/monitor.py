@@ -76,9 +76,9 @@ def next_due(
     spec: TaskSpec, last_success: datetime | None, first_seen: datetime
 ) -> datetime | None:
     """The first slot after the last success (or after the task was first seen); None when
-    the task has no schedule."""
+    the task has no schedule or is switched off."""
     schedule = spec.schedule
-    if schedule is None:
+    if schedule is None or not spec.settings.enabled:
         return None
     return schedule.next_after(last_success or first_seen)
 

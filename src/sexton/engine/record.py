@@ -2,6 +2,7 @@
 
 Every state change is one conditional ``UPDATE`` (it only happens if the run is still in a
 state it may leave) plus one event row, and, when a run finishes, the task's summary row.
+On PostgreSQL the update and the event row are one statement.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from sqlalchemy import (
     Connection,
     Engine,
     Float,
+    Select,
+    String,
+    Text,
     Update,
     bindparam,
     case,
@@ -152,11 +156,15 @@ def create_run(
 
 
 @cache
-def _move_statement(columns: tuple[str, ...], held_by: bool, lease_expired: bool) -> Update:
-    """The state-change UPDATE for one set of changed columns, built once.
+def _move_statement(
+    columns: tuple[str, ...], held_by: bool, lease_expired: bool, postgres: bool
+) -> Update | Select[Any]:
+    """The state-change statement for one set of changed columns, built once.
 
     A statement rebuilt with inline values on every call spends more time in SQLAlchemy than
-    in the database; with bound parameters it is compiled once and reused.
+    in the database; with bound parameters it is compiled once and reused. On PostgreSQL the
+    event row is written by the same statement (a data-changing CTE): one round trip, not two,
+    on every claim and every finish.
     """
     condition = (runs.c.id == bindparam("_id")) & (runs.c.state == bindparam("_source"))
     if held_by:
@@ -164,7 +172,22 @@ def _move_statement(columns: tuple[str, ...], held_by: bool, lease_expired: bool
     if lease_expired:
         condition &= runs.c.lease_expires_at < bindparam("_now", type_=UTCDateTime())
     changes = {name: bindparam(name, type_=runs.c[name].type) for name in columns}
-    return update(runs).where(condition).values(changes).returning(*runs.c)
+    moved = update(runs).where(condition).values(changes).returning(*runs.c)
+    if not postgres:
+        return moved
+    moved_rows = moved.cte("moved")
+    event = insert(run_events).from_select(
+        ["run_id", "task", "at", "from_state", "to_state", "message"],
+        select(
+            moved_rows.c.id,
+            moved_rows.c.task,
+            bindparam("_now", type_=UTCDateTime()),
+            bindparam("_source", type_=String()),
+            moved_rows.c.state,
+            bindparam("_message", type_=Text()),
+        ),
+    )
+    return select(moved_rows).add_cte(event.cte("event"))
 
 
 def transition(
@@ -193,23 +216,32 @@ def transition(
         values.setdefault("lane", None)
         values.setdefault("lease_expires_at", None)
     values["state"] = target
-    statement = _move_statement(tuple(sorted(values)), held_by is not None, lease_expired)
-    parameters = {**values, "_id": run_id, "_source": source, "_worker": held_by, "_now": now}
+    postgres = connection.dialect.name == "postgresql"
+    statement = _move_statement(tuple(sorted(values)), held_by is not None, lease_expired, postgres)
+    parameters = {
+        **values,
+        "_id": run_id,
+        "_source": source,
+        "_worker": held_by,
+        "_now": now,
+        "_message": message,
+    }
     result = connection.execute(statement, parameters).one_or_none()
     if result is None:
         return None
     run = Run.from_row(result)
-    connection.execute(
-        NEW_EVENT,
-        {
-            "run_id": run_id,
-            "task": run.task,
-            "at": now,
-            "from_state": source,
-            "to_state": target,
-            "message": message,
-        },
-    )
+    if not postgres:
+        connection.execute(
+            NEW_EVENT,
+            {
+                "run_id": run_id,
+                "task": run.task,
+                "at": now,
+                "from_state": source,
+                "to_state": target,
+                "message": message,
+            },
+        )
     if target in FINISHED:
         _summarise(connection, run)
     return run
@@ -234,6 +266,15 @@ SUMMARY = (
             (bindparam("outcome_kind") == "failure", task_state.c.failures + 1),
             else_=task_state.c.failures,
         ),
+        # The running totals behind the Prometheus counters, in the same statement, so they
+        # count each finished run exactly once and pruning history never lowers them.
+        items_done=task_state.c.items_done + bindparam("items"),
+        bytes_done=task_state.c.bytes_done + bindparam("bytes"),
+        **{
+            f"runs_{outcome}": task_state.c[f"runs_{outcome}"]
+            + case((bindparam("last_outcome") == outcome, 1), else_=0)
+            for outcome in sorted(FINISHED)
+        },
     )
 )
 
@@ -258,6 +299,8 @@ def _summarise(connection: Connection, run: Run) -> None:
             "last_duration": duration,
             "success_at": run.finished_at if succeeded else None,
             "outcome_kind": kind,
+            "items": run.items,
+            "bytes": run.bytes,
         },
     )
 
@@ -298,7 +341,8 @@ def run_events_of(connection: Connection, run_id: int) -> Sequence[Any]:
 
 
 def prune_history(engine: Engine, before: datetime) -> int:
-    """Forget finished runs (and their events) and status flips older than ``before``."""
+    """Forget finished runs (and their events) and status flips older than ``before``.
+    The running totals on ``task_state`` stay, so the exported counters never go down."""
     with engine.begin() as connection:
         removed = delete_finished_runs(connection, runs.c.finished_at < before)
         connection.execute(delete(status_changes).where(status_changes.c.at < before))

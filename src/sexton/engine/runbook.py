@@ -79,7 +79,10 @@ class RunBook:
         spec = self.config.task(task)
         if spec.executor not in QUEUED_EXECUTORS:
             how = "sexton done" if spec.executor == "manual" else "sexton ping"
-            raise RunRefused(f"{task} is a {spec.executor} task: it is recorded with `{how}`")
+            raise RunRefused(
+                f"{task} is {article(spec.executor)} task: it is recorded with `{how}`"
+            )
+        refuse_if_disabled(spec)
         with self.engine.begin() as connection:
             run_id = create_run(
                 connection,
@@ -98,6 +101,7 @@ class RunBook:
         """Create and claim a run in one transaction (`sexton run`): either it is running,
         or nothing was recorded and ``RunRefused`` says why."""
         spec = self.config.task(task)
+        refuse_if_disabled(spec)
         rules = self.rules[task]
         with self.engine.begin() as connection:
             refusal = check_rules(connection, task, rules)
@@ -430,13 +434,25 @@ class RunBook:
             )
 
 
+def refuse_if_disabled(spec: TaskSpec) -> None:
+    """A switched-off task gets no runs at all, not even on request: the switch is often how
+    an environment says "never do this here" (``enabled: ${ENABLE_HEALING:-true}``)."""
+    if not spec.settings.enabled:
+        raise RunRefused(f"{spec.name} is disabled (enabled: false); enable it to run it")
+
+
+def article(word: str) -> str:
+    """``word`` with its indefinite article: "an external", "a manual"."""
+    return f"an {word}" if word[:1] in "aeiou" else f"a {word}"
+
+
 def _held_external(connection: Connection, run_id: int, worker: str | None) -> Run:
     """The running external run ``run_id``, held by ``worker`` when one is named."""
     run = get_run(connection, run_id)
     if run is None:
         raise UnknownRun(f"no run with id {run_id}")
     if run.executor != "external":
-        raise RunRefused(f"run {run_id} is a {run.executor} run, not an external one")
+        raise RunRefused(f"run {run_id} is {article(run.executor)} run, not an external one")
     if run.state != RUNNING:
         raise RunRefused(f"run {run_id} is {run.state}, not running")
     if worker is not None and run.worker != worker:

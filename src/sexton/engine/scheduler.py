@@ -48,7 +48,9 @@ class Scheduler:
                     # First sight: the first run is at the next slot; nothing is backfilled.
                     self._advance(connection, spec.name, spec.schedule.latest_at_or_before(now))
         for spec in self.config.tasks.values():
-            if spec.settings.at_start and spec.settings.enabled and self._schedulable(spec):
+            # An on-demand task (no schedule) may start at start too: the initial sync.
+            queued = spec.executor in QUEUED_EXECUTORS
+            if spec.settings.at_start and spec.settings.enabled and queued:
                 with self.engine.begin() as connection:
                     pending = connection.execute(
                         select(runs.c.id)

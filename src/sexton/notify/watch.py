@@ -1,9 +1,11 @@
 """Watching the database for what people must hear about: a task going down or coming back
 up (the status flips the scheduler records) and newly damaged files.
 
-It reads only new rows after a cursor taken at start, so a restart does not repeat old news.
-Every process that runs a scheduler watches; with several schedulers on one database each
-would send the same news, so enable ``notify:`` on one of them.
+It looks only at rows newer than a cursor taken at start, so a restart does not repeat old
+news. Every process that runs a scheduler watches, so several schedulers may share one
+database: each piece of news is claimed once, by setting its ``notified_at`` with a
+conditional ``UPDATE``, and only the process whose update took the row sends it. A process
+that dies between claiming and delivering loses that message (at most once, never twice).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import threading
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, func, select
+from sqlalchemy import ColumnElement, Connection, Table, func, select, update
 
 from ..config import Config
 from ..config.models import NotifySettings
@@ -52,8 +54,12 @@ class Notifier:
         return self.instance.config.settings.notify
 
     def poll_once(self) -> list[Notification]:
-        """Send what happened since the last poll; returns what was queued for sending."""
+        """Claim and send what happened since start and nobody has claimed; returns what this
+        process queued for sending."""
         with reading(self.instance.engine) as connection:
+            if not self._unclaimed(connection):
+                return []  # the usual case: no write transaction, so no lock on SQLite
+        with self.instance.engine.begin() as connection:
             news = self._flips(connection) + self._damage(connection)
         for notification in news:
             policy = self.policy(notification.task)
@@ -66,20 +72,51 @@ class Notifier:
         while not stop.wait(POLL_SECONDS):
             try:
                 self.poll_once()
-            except Exception:  # a database hiccup: the cursor is unchanged, try again
+            except Exception:  # a database hiccup: the claim rolled back, try again
                 log.exception("looking for notifications failed")
         self.deliverer.close()
 
+    def _unclaimed(self, connection: Connection) -> bool:
+        """Whether any news waits to be claimed (read only, cheap)."""
+        return any(
+            connection.execute(
+                select(table.c.id)
+                .where(table.c.id > cursor, table.c.notified_at.is_(None))
+                .limit(1)
+            ).first()
+            for table, cursor in (
+                (status_changes, self._last_flip),
+                (corrupt_files, self._last_damage),
+            )
+        )
+
+    def _claim(self, connection: Connection, table: Table, cursor: int) -> list[int]:
+        """Mark this process as the sender of the table's unclaimed news after ``cursor``.
+
+        The race this closes: two schedulers polling at once both see a new flip. The
+        ``UPDATE`` only takes rows whose ``notified_at`` is still NULL; PostgreSQL makes the
+        second one wait for the first's row lock and then re-check the condition, SQLite
+        runs one write transaction at a time, so each row is returned to one process only.
+        """
+        return list(
+            connection.execute(
+                update(table)
+                .where(table.c.id > cursor, table.c.notified_at.is_(None))
+                .values(notified_at=self.instance.clock.now())
+                .returning(table.c.id)
+            ).scalars()
+        )
+
     def _flips(self, connection: Connection) -> list[Notification]:
+        claimed = self._claim(connection, status_changes, self._last_flip)
         rows = connection.execute(
             select(status_changes, task_state.c.sticky_error)
             .join_from(status_changes, task_state, status_changes.c.task == task_state.c.task)
-            .where(status_changes.c.id > self._last_flip)
+            .where(status_changes.c.id.in_(claimed))
             .order_by(status_changes.c.id)
         ).all()
         news = []
         for row in rows:
-            self._last_flip = row.id
             if row.to_status == "down":
                 news.append(_down(row.task, row.from_status, row.at, row.sticky_error))
             elif row.to_status == "up" and row.from_status in ("down", "late"):
@@ -95,15 +132,15 @@ class Notifier:
         return news
 
     def _damage(self, connection: Connection) -> list[Notification]:
+        claimed = self._claim(connection, corrupt_files, self._last_damage)
         rows = connection.execute(
             select(corrupt_files, files.c.name)
             .join_from(corrupt_files, files, corrupt_files.c.file_id == files.c.id)
-            .where(corrupt_files.c.id > self._last_damage)
+            .where(corrupt_files.c.id.in_(claimed))
             .order_by(corrupt_files.c.id)
         ).all()
         news = []
         for row in rows:
-            self._last_damage = row.id
             news.append(
                 Notification(
                     "corruption",

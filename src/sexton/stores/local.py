@@ -88,6 +88,17 @@ class LocalStore(Store):
         with suppress(FileNotFoundError):
             os.unlink(pending.temp)
 
+    def _temp_files(self, top: str) -> Iterator[tuple[str, float | None]]:
+        try:
+            entries = os.scandir(top)
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        with entries:
+            for entry in entries:
+                if is_temp_name(entry.name) and entry.is_file(follow_symlinks=False):
+                    with suppress(FileNotFoundError):
+                        yield entry.path, entry.stat(follow_symlinks=False).st_mtime
+
     def delete(self, name: str, *, missing_ok: bool = False) -> None:
         self._check_writable("delete")
         try:

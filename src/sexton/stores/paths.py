@@ -9,6 +9,11 @@ from sexton.stores.errors import UnsafePath
 # easy for listings to skip.
 TEMP_PREFIX = ".sexton-tmp-"
 
+# Seconds a temporary file may go without being written before it counts as left by a killed
+# writer. A live write touches its file with every chunk, so only a writer stalled this long
+# (a hung network mount) could lose its file, and it would fail cleanly at its rename.
+STALE_TEMP_AGE = 24 * 3600
+
 
 def safe_name(name: str) -> str:
     """Return ``name`` if it is a plain relative path inside the store, else raise UnsafePath.

@@ -54,6 +54,9 @@ class S3Store(Store):
         f: BinaryIO = self.fs.open(self.path(name), "rb", block_size=READ_BLOCK_SIZE)
         return f
 
+    def _temp_files(self, top: str) -> Iterator[tuple[str, float | None]]:
+        return iter(())  # writes go straight to their key (a multipart upload): no temp files
+
     def _begin_write(self, final: str, overwrite: bool) -> PendingWrite:
         file = self.fs.open(final, "wb", block_size=UPLOAD_PART_SIZE)
         return PendingWrite(file, final, final, overwrite)

@@ -16,7 +16,7 @@ from typing import BinaryIO
 
 import fsspec
 
-from sexton.checksums import CHUNK_SIZE, DEFAULT_ALGORITHM, Checksum
+from sexton.checksums import DEFAULT_ALGORITHM, Checksum, read_chunks
 from sexton.sizes import format_size
 from sexton.stores.entry import EntryInfo, mtime_of
 from sexton.stores.errors import (
@@ -180,7 +180,7 @@ class Store:
         """
         wanted = [*algos, expected.algo] if expected is not None else list(algos)
         with self.write(name, wanted, size=size, overwrite=overwrite) as writer:
-            while chunk := fileobj.read(CHUNK_SIZE):
+            for chunk in read_chunks(fileobj):
                 writer.write(chunk)
             if expected is not None:
                 actual = writer.checksums[expected.algo]
@@ -226,6 +226,41 @@ class Store:
                 return
             raise FileNotFoundError(errno.ENOENT, f"store {self.name}: no file {name!r}")
         self.fs.rm_file(path)
+
+    # -- leftovers ------------------------------------------------------------------------
+
+    def remove_stale_temps(self, directories: Iterable[str], older_than: float) -> list[str]:
+        """Remove the temporary files killed writers left in these directories (names
+        relative to the root, "" for the root) unwritten since ``older_than`` (POSIX
+        seconds); return their names. Listings skip such files, so nothing else would.
+
+        Only the given directories are looked at (those a task is about to read or write
+        in), never the whole store: a million-file store is not walked for a few leftovers.
+        A read-only store is left as it is.
+        """
+        if self.read_only:
+            return []
+        removed: list[str] = []
+        for directory in dict.fromkeys(directories):
+            top = self.path(directory) if directory else self.root
+            for path, mtime in self._temp_files(top):
+                if mtime is None or mtime >= older_than:
+                    continue
+                with suppress(FileNotFoundError):  # its writer finished or gave up meanwhile
+                    self.fs.rm_file(path)
+                    removed.append(path[len(self.root) + 1 :])
+        return removed
+
+    def _temp_files(self, top: str) -> Iterator[tuple[str, float | None]]:
+        """Backend path and mtime of each temporary file directly in directory ``top``."""
+        try:
+            listing = self.fs.ls(top, detail=True)
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        for info in listing:
+            path = self.fs._strip_protocol(info["name"])
+            if info.get("type") == "file" and is_temp_name(path.rsplit("/", 1)[-1]):
+                yield path, mtime_of(info)
 
     # -- space ---------------------------------------------------------------------------
 

@@ -3,7 +3,7 @@ let old backups go by the retention policy."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from pydantic import field_validator, model_validator
 
@@ -12,12 +12,15 @@ from ..backups.records import BackupBook
 from ..backups.retention import RetentionPolicy, expired
 from ..backups.sources import Source
 from ..backups.verify import verify
-from ..catalog import UnknownStore
+from ..catalog import ALLOWED, Arrival, CatalogError, UnknownStore
 from ..checksums import check_algorithm
 from ..stores import Store, StoreError, UnsafePath, safe_name
 from .base import RunContext, Task, TaskFailed, TaskParams
 
 DEFAULT_NAME = "{task}/{date:%Y-%m-%dT%H%M%SZ}.{ext}"
+# Other copies a backup needs before retention may delete it: none. Its retention policy,
+# which always keeps the newest verified backup, is what protects the data.
+RETENTION_DECIDES = 0
 
 
 def backup_name(template: str, task: str, now: datetime, ext: str) -> str:
@@ -89,6 +92,20 @@ class BackupTask(Task):
             created_at=made,
             run_id=ctx.run_id,
         )
+        # Hashed while written: the catalog's verified copy, like any clone (DESIGN §5.2).
+        _register(
+            ctx,
+            Arrival(
+                name=name,
+                size=writer.size,
+                checksum=str(checksum),
+                store=store.name,
+                path=name,
+                source=f"backup:{ctx.task_name}",
+                deletion_policy=ALLOWED,  # retention lets it go
+                created_at=made,
+            ),
+        )
         ctx.progress(items=1, bytes=writer.size)
         ctx.event("backup written", name=name, size=writer.size, checksum=checksum)
         if params.verify:
@@ -104,16 +121,35 @@ class BackupTask(Task):
 def apply_retention(
     book: BackupBook, store: Store, ctx: RunContext, policy: RetentionPolicy
 ) -> None:
-    """Delete the task's backups the policy lets go; the record keeps them as deleted."""
+    """Delete the task's backups the policy lets go, through the catalog's one deletion
+    function; the backup record keeps them as deleted."""
     for backup in expired(book.of_task(ctx.task_name), policy, ctx.now()):
         if backup.store != store.name:
             continue  # written when the task had another destination: not ours to reach now
         try:
-            store.delete(backup.name, missing_ok=True)
+            _delete(ctx, store, backup.name)
         except (StoreError, OSError) as exc:
             raise TaskFailed(f"retention could not delete {backup.name}: {exc}") from None
         book.deleted(backup.id, ctx.now())
         ctx.event("backup deleted by retention", name=backup.name)
+
+
+def _register(ctx: RunContext, arrival: Arrival) -> None:
+    try:
+        ctx.catalog.ingest(arrival)
+    except CatalogError as exc:  # the name is the catalog's record of another file
+        raise TaskFailed(f"backup {arrival.name} cannot be catalogued: {exc}") from None
+
+
+def _delete(ctx: RunContext, store: Store, name: str) -> None:
+    copy = ctx.catalog.present_copy(store.name, name)
+    if copy is None:
+        # Written before backups joined the catalog, or already found missing or corrupt
+        # there: nothing the catalog counts on, so only the store holds anything to remove.
+        store.delete(name, missing_ok=True)
+        return
+    if not ctx.catalog.delete_copy(copy, store, RETENTION_DECIDES, timedelta(0)):
+        raise TaskFailed(f"the catalog refused to delete {store.name}:{name}")
 
 
 def _store(ctx: RunContext, name: str) -> Store:

@@ -4,7 +4,8 @@ Two ways to choose what to check, as the librarian had one and archives need the
 ``age_in_days`` checks the copies of files created in that window (new files are the ones
 most often damaged in transit); ``rolling: true`` checks the least recently verified copies
 first, so that with ``files_per_run`` sized to the schedule the whole store is verified once
-per ``cycle``. Damage makes the task ``down`` until ``sexton clear``.
+per ``cycle``. Damage makes the task ``down`` until ``sexton clear``. Temporary files that
+killed writers left beside the checked copies are removed once stale.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from ..checksums import check_algorithm
 from ..config.models import Duration
 from ..stores import StoreError
 from .base import NeedsAttention, RunContext, Task, TaskFailed, TaskInterrupted, TaskParams
-from .verify import Checked, check_copies
+from .verify import Checked, check_copies, remove_stale_temps
 
 # Copies fetched and hashed together: big enough to keep every hashing thread busy, small
 # enough that a kill loses little hashing.
@@ -66,9 +67,9 @@ class CheckIntegrityTask(Task):
         checked = Checked()
         try:
             for start in range(0, len(due), BATCH):
-                check_copies(
-                    ctx, store, ctx.catalog.copies(due[start : start + BATCH]), algorithm, checked
-                )
+                copies = ctx.catalog.copies(due[start : start + BATCH])
+                remove_stale_temps(ctx, store, [c.path for c in copies])
+                check_copies(ctx, store, copies, algorithm, checked)
                 if checked.stopped:
                     break
         except StoreError as exc:

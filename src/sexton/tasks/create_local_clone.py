@@ -4,12 +4,18 @@
 Each copy is hashed while written to a temporary name and renamed only when its checksum
 equals the catalog's, then registered; a kill at any moment leaves either a temporary file
 (never registered, never under a final name) or a complete copy, which the next run finds
-under its final name, verifies and registers.
+under its final name, verifies and registers. Several files are copied at once: each copy
+waits on its own fsync, and overlapping them keeps the disks and the hashing busy together.
 """
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import suppress
 from datetime import timedelta
+from enum import Enum
 
 from pydantic import Field
 
@@ -19,7 +25,21 @@ from ..config.models import NameList
 from ..sizes import format_size
 from ..stores import AlreadyExists, ChecksumMismatch, Store, StoreError, StoreFull
 from .base import NeedsAttention, RunContext, Task, TaskFailed, TaskInterrupted, TaskParams
-from .verify import Checked, check_copies
+from .verify import Checked, check_copies, remove_stale_temps
+
+# Copies written at the same time. Each ends with an fsync of the file and its directory;
+# serially those waits dominate (twice the time of `cp -r` + `sync` measured here), while a
+# few in flight let the filesystem commit them together.
+COPIES_AT_ONCE = 4
+
+
+class _Written(Enum):
+    """How writing one copy ended; the run's thread records it."""
+
+    COPIED = "copied"
+    SOURCE_GONE = "source gone"
+    MISMATCH = "mismatch"
+    EXISTS = "exists"
 
 
 class CreateLocalCloneTask(Task):
@@ -49,10 +69,9 @@ class CreateLocalCloneTask(Task):
         todo = ctx.catalog.uncloned(source.name, names, window, params.files_per_run)
         ctx.progress(total=len(todo))
         cloner = _Cloner(ctx, source, destinations, params.disable_store_on_full)
-        for copy in todo:
-            if ctx.should_stop():
-                break
-            cloner.clone(copy)
+        for destination in cloner.open:  # what a killed run of this task left behind
+            remove_stale_temps(ctx, destination, [c.name for c in todo])
+        cloner.clone_all(todo)
         ctx.event("cloned", **cloner.counts())
         cloner.raise_findings()
         if ctx.should_stop() and cloner.done < len(todo):
@@ -60,7 +79,11 @@ class CreateLocalCloneTask(Task):
 
 
 class _Cloner:
-    """The destinations still open for this run, their used bytes, and what went wrong."""
+    """The destinations still open for this run, their used bytes, and what went wrong.
+
+    Writing happens in a small pool of threads; choosing destinations, reserving room and
+    recording outcomes happen in the run's thread, in the order the files were started.
+    """
 
     def __init__(
         self, ctx: RunContext, source: Store, destinations: list[Store], disable_on_full: bool
@@ -69,15 +92,50 @@ class _Cloner:
         self.source = source
         overrides = ctx.catalog.store_overrides()
         self.open = [d for d in destinations if overrides.get(d.name, d.enabled)]
+        # Bytes held, plus those reserved by copies in flight (released if one fails).
         self.used: dict[str, int] = {d.name: ctx.catalog.store_used(d.name) for d in self.open}
         self.disable_on_full = disable_on_full
         self.done = 0
         self.source_damage = Checked()
         self.conflicts: list[str] = []  # a different file already under the name: left alone
         self.bad_copies = 0  # copies that failed their checksum while the source is fine
+        self._pending: deque[tuple[Copy, Store, Future[_Written]]] = deque()
 
-    def clone(self, copy: Copy) -> None:
-        """Put one verified copy of ``copy`` on the first open destination with room."""
+    def clone_all(self, todo: Sequence[Copy]) -> None:
+        """Put one verified copy of each file on the first open destination with room.
+
+        On a failure, the copies in flight finish and those that completed are registered
+        before the error goes up; any other outcome of theirs is left to the next run.
+        """
+        with ThreadPoolExecutor(COPIES_AT_ONCE, thread_name_prefix="sexton-clone") as pool:
+            try:
+                for copy in todo:
+                    if self.ctx.should_stop():
+                        break
+                    self._start(pool, copy)
+                    while len(self._pending) >= COPIES_AT_ONCE:
+                        self._settle(pool)
+                while self._pending:
+                    self._settle(pool)
+            except BaseException:
+                self._register_completed()
+                raise
+
+    def _register_completed(self) -> None:
+        while self._pending:
+            copy, destination, future = self._pending.popleft()
+            with suppress(Exception):  # the error that stopped the run is the one to report
+                if future.result() is _Written.COPIED:
+                    self._register(copy, destination)
+
+    def _start(self, pool: ThreadPoolExecutor, copy: Copy) -> None:
+        destination = self._place(copy)
+        self.used[destination.name] += copy.size
+        future = pool.submit(self._write, copy, destination)
+        self._pending.append((copy, destination, future))
+
+    def _place(self, copy: Copy) -> Store:
+        """The first open destination with room for ``copy``; full ones are dealt with."""
         while True:
             if not self.open:
                 raise TaskFailed(
@@ -85,34 +143,52 @@ class _Cloner:
                     f"{', '.join(self.ctx.params.clone_to)} is full or disabled"
                 )
             destination = self.open[0]
-            if not destination.has_room_for(copy.size, self.used[destination.name]):
-                self._full(destination, f"no room for {copy.name} ({format_size(copy.size)})")
-                continue
-            try:
-                self._copy(copy, destination)
-            except StoreFull as exc:  # the device filled up under us (ENOSPC)
-                self._full(destination, str(exc))
-                continue
-            return
+            if destination.has_room_for(copy.size, self.used[destination.name]):
+                return destination
+            self._full(destination, f"no room for {copy.name} ({format_size(copy.size)})")
 
-    def _copy(self, copy: Copy, destination: Store) -> None:
+    def _write(self, copy: Copy, destination: Store) -> _Written:
+        """Copy, hashing as written; runs in a pool thread and touches no records."""
         assert copy.checksum is not None  # `uncloned` yields hashed files only
         expected = Checksum.parse(copy.checksum)
         try:
             with self.source.open_read(copy.path) as f:
                 destination.write_from(copy.name, f, [expected.algo], expected, size=copy.size)
         except FileNotFoundError:
+            return _Written.SOURCE_GONE
+        except ChecksumMismatch:
+            return _Written.MISMATCH
+        except AlreadyExists:
+            return _Written.EXISTS
+        return _Written.COPIED
+
+    def _settle(self, pool: ThreadPoolExecutor) -> None:
+        """Record how the oldest copy in flight ended."""
+        copy, destination, future = self._pending.popleft()
+        try:
+            written = future.result()
+        except StoreFull as exc:  # the device filled up under us (ENOSPC)
+            self.used[destination.name] -= copy.size
+            self._full(destination, str(exc))
+            self._start(pool, copy)
+            return
+        except BaseException:
+            self.used[destination.name] -= copy.size
+            raise
+        if written is _Written.COPIED:
+            self._register(copy, destination)
+            return
+        self.used[destination.name] -= copy.size  # given back; re-added if adopted
+        assert copy.checksum is not None
+        expected = Checksum.parse(copy.checksum)
+        if written is _Written.EXISTS:
+            self._adopt(copy, destination, expected)
+        elif written is _Written.MISMATCH:
+            self._recheck_source(copy, expected.algo)
+        else:
             self.ctx.catalog.mark_missing([copy.instance_id])
             self.source_damage.missing.append(copy)
             self.ctx.event("missing", store=self.source.name, path=copy.path)
-            return
-        except ChecksumMismatch:
-            self._recheck_source(copy, expected.algo)
-            return
-        except AlreadyExists:
-            self._adopt(copy, destination, expected)
-            return
-        self._register(copy, destination)
 
     def _adopt(self, copy: Copy, destination: Store, expected: Checksum) -> None:
         """A file already under the final name: a copy an earlier run completed but did not
@@ -120,6 +196,7 @@ class _Cloner:
         with destination.open_read(copy.name) as f:
             _size, found = hash_stream(f, [expected.algo])
         if found[expected.algo] == expected:
+            self.used[destination.name] += copy.size
             self._register(copy, destination)
             return
         self.conflicts.append(f"{destination.name}:{copy.name}")
@@ -138,15 +215,17 @@ class _Cloner:
             )
 
     def _register(self, copy: Copy, destination: Store) -> None:
+        """Record a verified copy; its bytes stay counted in ``used``."""
         info = destination.info(copy.name)
         self.ctx.catalog.register_copy(
             copy, destination.name, copy.size, info.mtime if info is not None else None
         )
-        self.used[destination.name] += copy.size
         self.done += 1
         self.ctx.progress(items=1, bytes=copy.size)
 
     def _full(self, destination: Store, why: str) -> None:
+        if destination not in self.open:  # copies in flight to it found it full as well
+            return
         if not self.disable_on_full:
             raise TaskFailed(
                 f"store {destination.name} is full ({why}); free space, or set "

@@ -1,5 +1,24 @@
-"""``restore_drill``: restore one backup of another task into a scratch database and check
-that the counts look sensible; the drill is recorded on the backup, the values on the run."""
+"""``restore_drill``: restore one backup of another task into a scratch database or
+directory and check that what came back looks sensible; the drill is recorded on the backup,
+the values on the run.
+
+Targets and their checks, by the kind of backup drilled:
+
+- SQLite and PostgreSQL dumps: ``target: {sqlite: SCRATCH_FILE}`` or
+  ``{postgres: SERVER_URL}`` (a scratch database is created and dropped); checks
+  ``{table: T, min_rows: N}`` and ``{query: SQL, min: N}``.
+- Directories (``{path: DIR}``, tar.gz): ``target: {directory: SCRATCH_DIR}``, or no target
+  (the system's temp dir); the archive is extracted safely, then checks
+  ``{files_min: N}`` (with ``glob: "**/*.warc.gz"`` to count only some files) and
+  ``{path: "conf/site.ini", exists: true}`` (or ``exists: false``) run on the tree, paths
+  relative to the directory that was backed up.
+- MongoDB archives: ``target: {mongodb: SERVER_URL}``, restored into scratch databases that
+  are dropped afterwards; checks ``{collection: DB.COLLECTION, min_docs: N}``. Needs
+  ``mongorestore`` and ``mongosh`` on the worker; without them the run fails saying so, and no
+  drill is recorded against the backup.
+
+A check that cannot run on the target (a SQL query on a directory) is a config error.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +27,17 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ..backups.context import backup_book
-from ..backups.drill import Check, Target, fetch, run_checks
+from ..backups.drill import DrillTarget, fetch
+from ..backups.drill_files import DirectoryTarget
 from ..backups.records import BackupRecord
+from ..backups.targets import AnyCheck, Target, misfit
 from ..catalog import UnknownStore
 from ..checksums import Checksum
+from ..config.models import Duration
+from ..durations import format_duration
 from ..stores import StoreError
 from .base import RunContext, Task, TaskFailed, TaskParams
 
@@ -38,14 +61,38 @@ class RestoreDrillTask(Task):
 
     class Params(TaskParams):
         backup_task: str
-        target: Target
-        checks: list[Check] = Field(min_length=1)
+        target: Target | None = None  # none: a directory backup, extracted in the temp dir
+        checks: list[AnyCheck] = Field(min_length=1)
         newest: bool = False  # drill the latest backup ("today's backup restores")
+        # Only backups younger than this count: with newest, "today's backup exists".
+        max_age: Duration | None = None
+
+        @property
+        def drill_target(self) -> DrillTarget:
+            return self.target if self.target is not None else DirectoryTarget()
+
+        @model_validator(mode="after")
+        def _checks_fit_target(self) -> RestoreDrillTask.Params:
+            problem = misfit(self.drill_target, self.checks)
+            if problem is not None:
+                raise ValueError(problem)
+            return self
 
     def run(self, ctx: RunContext) -> None:
         params: RestoreDrillTask.Params = ctx.params
+        unavailable = params.drill_target.unavailable()
+        if unavailable is not None:  # the worker's fault, not the backup's: no drill recorded
+            raise TaskFailed(unavailable)
         book = backup_book(ctx)
-        backup = pick(book.of_task(params.backup_task), params.newest, random.Random())
+        backups = book.of_task(params.backup_task)
+        if params.max_age is not None:
+            backups = [b for b in backups if b.created_at > ctx.now() - params.max_age]
+            if not backups:
+                raise TaskFailed(
+                    f"no backup of {params.backup_task} was made in the last "
+                    f"{format_duration(params.max_age)}"
+                )
+        backup = pick(backups, params.newest, random.Random())
         ctx.event("drilling backup", name=backup.name, created_at=backup.created_at.isoformat())
 
         def record(error: str | None, results: list[dict[str, object]]) -> None:
@@ -73,10 +120,11 @@ class RestoreDrillTask(Task):
     def _drill(
         backup: BackupRecord, params: RestoreDrillTask.Params, ctx: RunContext
     ) -> list[dict[str, object]]:
-        if backup.format != params.target.restores:
+        target = params.drill_target
+        if backup.format != target.restores:
             raise TaskFailed(
                 f"backup {backup.name} is {backup.format}; this target restores "
-                f"{params.target.restores} backups"
+                f"{target.restores} backups"
             )
         try:
             store = ctx.stores[backup.store]
@@ -86,8 +134,7 @@ class RestoreDrillTask(Task):
             local = Path(scratch) / "backup"
             fetch(store, backup.name, backup.size, Checksum.parse(backup.checksum), local)
             ctx.progress(bytes=backup.size)
-            with params.target.restored(local, ctx) as cursor:
-                results = run_checks(cursor, params.checks)
+            results = target.drill(local, params.checks, ctx)
         for result in results:
             ctx.event("check", check=result.check, value=result.value, min=result.min, ok=result.ok)
             ctx.progress(items=1)

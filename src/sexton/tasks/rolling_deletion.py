@@ -16,6 +16,7 @@ from pydantic import Field
 from ..catalog import Copy, UnknownStore
 from ..config.models import Duration
 from ..stores import StoreError
+from ..transfer.downstream import reconfirm_remote
 from .base import NeedsAttention, RunContext, Task, TaskFailed, TaskInterrupted, TaskParams
 from .verify import Checked, check_copies
 
@@ -32,6 +33,12 @@ class RollingDeletionTask(Task):
         verify_checksums: bool = False
         max_verification_age: Duration = timedelta(days=30)
         dry_run: bool = False
+        # Ask the sites holding copies to hash them again before one is relied on here.
+        verify_downstream: bool = False
+        # The librarian's switch and default: delete copies whose deletion policy is
+        # `disallowed` too (every scanned copy is, unless registered otherwise). False keeps
+        # them, so only copies registered `allowed` (backups, receive_clone ALLOWED) go.
+        force_deletion: bool = True
 
     def run(self, ctx: RunContext) -> None:
         params: RollingDeletionTask.Params = ctx.params
@@ -53,6 +60,7 @@ class RollingDeletionTask(Task):
             listing_age,
             after_id=after,
             limit=BATCH,
+            force=params.force_deletion,
         ):
             after = batch[-1].instance_id
             for copy in batch:
@@ -60,12 +68,20 @@ class RollingDeletionTask(Task):
                     raise TaskInterrupted(f"stopped after deleting {deleted}; the next run resumes")
                 if params.verify_checksums:
                     self._verify_others(ctx, copy, damage)
+                if params.verify_downstream and (unasked := reconfirm_remote(ctx, copy)):
+                    ctx.event("kept", path=copy.path, reason=f"could not ask {', '.join(unasked)}")
+                    kept += 1
+                    continue
                 if params.dry_run:
                     ctx.event("would delete", store=store.name, path=copy.path)
                     continue
                 try:
                     gone = ctx.catalog.delete_copy(
-                        copy, store, params.number_of_copies, params.max_verification_age
+                        copy,
+                        store,
+                        params.number_of_copies,
+                        params.max_verification_age,
+                        force=params.force_deletion,
                     )
                 except StoreError as exc:
                     raise TaskFailed(str(exc)) from None

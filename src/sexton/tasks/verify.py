@@ -5,7 +5,8 @@ failed, and ``rolling_deletion`` on the copies it is about to rely on."""
 from __future__ import annotations
 
 import errno
-from collections.abc import Sequence
+import posixpath
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
 from typing import BinaryIO
@@ -13,6 +14,7 @@ from typing import BinaryIO
 from ..catalog import Copy, Finding
 from ..checksums import Checksum, hash_files_parallel
 from ..stores import Store
+from ..stores.paths import STALE_TEMP_AGE
 from .base import RunContext
 
 # Errors that mean the file is gone, not merely unreadable right now.
@@ -110,3 +112,12 @@ def _record(
         into.missing.extend(gone)
         for copy in gone:
             ctx.event("missing", store=store.name, path=copy.path)
+
+
+def remove_stale_temps(ctx: RunContext, store: Store, names: Iterable[str]) -> None:
+    """Remove what killed writers left beside these files: temporary files unwritten for
+    ``STALE_TEMP_AGE`` in their directories (see ``Store.remove_stale_temps``)."""
+    older_than = ctx.now().timestamp() - STALE_TEMP_AGE
+    removed = store.remove_stale_temps(sorted({posixpath.dirname(n) for n in names}), older_than)
+    for path in removed:
+        ctx.event("stale temporary file removed", store=store.name, path=path)

@@ -1,4 +1,5 @@
-"""Tasks: their status (the dead man's switch), triggering a run, cleaning finished runs."""
+"""Tasks: their status (the dead man's switch), triggering a run, cleaning finished runs,
+clearing a sticky error."""
 
 from __future__ import annotations
 
@@ -51,3 +52,13 @@ def delete_finished(name: str, request: Request) -> dict[str, Any]:
     instance = instance_of(request)
     task_of(instance, name)
     return {"task": name, "deleted": instance.book.delete_finished(name)}
+
+
+@router.post("/tasks/{name}/clear", response_model=TaskOut, dependencies=[ADMIN])
+def clear(name: str, request: Request) -> dict[str, Any]:
+    """Forget the task's sticky error and failure count (``sexton clear``); its status after."""
+    instance = instance_of(request)
+    task_of(instance, name)
+    instance.book.clear(name)
+    [status] = Monitor(instance.config, instance.engine).statuses(instance.clock.now(), [name])
+    return status.to_json()

@@ -1,0 +1,194 @@
+"""Inter-site transfers: the list anyone with a read token may see, and the calls other sites
+make (``site`` token, or admin): stage a batch, upload a file's bytes, ask how transfers
+stand, cancel them, confirm arrivals to the source, re-confirm checksums before a deletion."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Header, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel
+
+from ...checksums import Checksum
+from ...engine.service import Instance
+from ...stores import ChecksumMismatch, StoreError
+from ...transfer.messages import (
+    CHECKSUM_HEADER,
+    ConfirmReply,
+    ConfirmRequest,
+    ConfirmResult,
+    Ids,
+    Reconfirmed,
+    ReconfirmReply,
+    ReconfirmRequest,
+    StageReply,
+    StageRequest,
+    StatusReply,
+    UploadReply,
+)
+from ...transfer.records import COMPLETED, INITIATED, STAGED, STATES, TransferBook
+from ...transfer.staging import Receiver, ReceiveRefused
+from ..auth import READ, SITE
+from ..deps import catalog_of, instance_of, stores_of
+
+TransferState = Literal["initiated", "ongoing", "staged", "completed", "failed", "cancelled"]
+assert set(TransferState.__args__) == set(STATES)  # type: ignore[attr-defined]
+
+router = APIRouter(tags=["transfers"])
+
+
+class TransferOut(BaseModel):
+    id: int
+    direction: Literal["outgoing", "incoming"]
+    site: str
+    state: TransferState
+    batch: str | None
+    name: str | None
+    size: int | None
+    checksum: str | None
+    store: str | None
+    refused: bool
+    error: str | None
+    started_at: str
+    updated_at: str
+    finished_at: str | None
+
+
+RECENT = 8  # transfers the dashboard lists
+
+
+def _book(request: Request) -> TransferBook:
+    instance = instance_of(request)
+    return TransferBook(instance.engine, instance.clock)
+
+
+def transfers_board(instance: Instance) -> dict[str, Any]:
+    """The dashboard's transfers section (``_transfers.html``): totals and the latest few."""
+    book = TransferBook(instance.engine, instance.clock)
+    totals = book.totals()
+    return {
+        "transfer_totals": totals,
+        "transfer_counts": [(d, s, n) for (d, s), n in sorted(totals.by_state.items())],
+        "recent_transfers": book.listing(limit=RECENT),
+    }
+
+
+def _receiver(request: Request) -> Receiver:
+    return Receiver(instance_of(request).config.settings, catalog_of(request), stores_of(request))
+
+
+@router.get("/transfers", response_model=list[TransferOut], dependencies=[READ])
+def listing(
+    request: Request,
+    state: TransferState | None = None,
+    direction: Literal["outgoing", "incoming"] | None = None,
+    site: str | None = Query(None, max_length=200),
+    limit: int = Query(100, ge=1, le=10_000),
+) -> list[dict[str, Any]]:
+    """Transfers to and from other sites, newest first, with sizes and times."""
+    return [t.to_json() for t in _book(request).listing(state, direction, site, limit)]
+
+
+@router.post("/transfers/stage", response_model=StageReply, dependencies=[SITE])
+def stage(request: Request, body: StageRequest) -> StageReply:
+    """A source offers a batch; each file is accepted, already held, or refused with why."""
+    return StageReply(files=_receiver(request).stage(body))
+
+
+@router.put(
+    "/transfers/incoming/{incoming_id}/data", response_model=UploadReply, dependencies=[SITE]
+)
+async def upload(
+    request: Request,
+    incoming_id: int,
+    checksum: str = Header(alias=CHECKSUM_HEADER, max_length=200),
+) -> UploadReply:
+    """The bytes of one accepted file, streamed into the staging store and hashed as they
+    come; kept only if size and checksum match (422 otherwise, nothing kept)."""
+    receiver = _receiver(request)
+    transfer = await run_in_threadpool(receiver.receiving, incoming_id)
+    if transfer is None:
+        raise HTTPException(404, f"no incoming transfer {incoming_id}")
+    if transfer.state == COMPLETED:
+        return UploadReply(state="completed", checksum=transfer.checksum)
+    if transfer.state not in (INITIATED, STAGED):
+        raise HTTPException(409, f"transfer {incoming_id} is {transfer.state}: {transfer.error}")
+    try:
+        expected = Checksum.parse(checksum)
+    except ValueError as exc:
+        raise HTTPException(400, str(exc)) from None
+    if str(expected) != transfer.checksum:
+        raise HTTPException(409, f"transfer {incoming_id} was offered with {transfer.checksum}")
+    assert transfer.staging_path is not None and transfer.size is not None
+    try:
+        staging = receiver.staging()
+        with staging.write(
+            transfer.staging_path, [expected.algo], size=transfer.size, overwrite=True
+        ) as writer:
+            async for chunk in request.stream():
+                writer.write(chunk)
+            actual = writer.checksums[expected.algo]
+            if writer.size != transfer.size or actual != expected:
+                raise ChecksumMismatch(transfer.staging_path, expected, actual)
+    except ChecksumMismatch as exc:
+        raise HTTPException(422, f"{exc}; nothing was kept, send it again") from None
+    except (ReceiveRefused, StoreError) as exc:
+        raise HTTPException(409, str(exc)) from None
+    await run_in_threadpool(receiver.staged, transfer)
+    return UploadReply(state="staged", checksum=str(expected))
+
+
+@router.post("/transfers/placed", status_code=204, dependencies=[SITE])
+def placed(request: Request, body: Ids) -> None:
+    """``transport: store``: the source wrote these files into the shared staging store."""
+    _receiver(request).placed(body.source, body.ids)
+
+
+@router.post("/transfers/status", response_model=StatusReply, dependencies=[SITE])
+def status(request: Request, body: Ids) -> StatusReply:
+    """How this site sees the source's transfers (by the source's ids)."""
+    return _receiver(request).status(body.source, body.ids)
+
+
+@router.post("/transfers/cancel", status_code=204, dependencies=[SITE])
+def cancel(request: Request, body: Ids) -> None:
+    """The source gave these transfers up: their staged bytes are dropped."""
+    _receiver(request).cancel(body.source, body.ids, body.reason or "no reason given")
+
+
+@router.post("/transfers/confirm", response_model=ConfirmReply, dependencies=[SITE])
+def confirm(request: Request, body: ConfirmRequest) -> ConfirmReply:
+    """A destination reports how files it was sent ended (network transfers by id,
+    SneakerNet arrivals by name). Completed ones with this site's checksum become
+    confirmed remote instances; failed ones are failed here and sent again later."""
+    book = _book(request)
+    sent = {t.id: t for t in book.by_ids([f.id for f in body.files if f.id is not None])}
+    results = []
+    for f in body.files:
+        transfer = sent.get(f.id) if f.id is not None else None
+        if transfer is not None and (
+            transfer.direction != "outgoing" or transfer.site != body.site
+        ):
+            transfer = None
+        if f.state == "failed":
+            if transfer is not None:
+                book.set_state([transfer.id], "failed", f"at {body.site}: {f.error}")
+            results.append(ConfirmResult(name=f.name, result="failed"))
+            continue
+        if f.store is None or f.checksum is None:
+            raise HTTPException(400, f"a completed file needs its store and checksum: {f.name!r}")
+        if transfer is not None:
+            ok = book.complete_outgoing(transfer, f.store, f.checksum)
+            results.append(ConfirmResult(name=f.name, result="confirmed" if ok else "mismatch"))
+        else:
+            result = book.confirm_by_name(body.site, f.name, f.store, f.checksum)
+            results.append(ConfirmResult(name=f.name, result=result))
+    return ConfirmReply(files=results)
+
+
+@router.post("/transfers/reconfirm", response_model=ReconfirmReply, dependencies=[SITE])
+def reconfirm(request: Request, body: ReconfirmRequest) -> ReconfirmReply:
+    """Hash this site's copies of the named files now (a source is about to delete its own)."""
+    found = _receiver(request).reconfirm(body.names)
+    return ReconfirmReply(files=[Reconfirmed(name=n, store=s, checksum=c) for n, s, c in found])

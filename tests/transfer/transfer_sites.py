@@ -1,0 +1,253 @@
+"""Two real Sexton sites on loopback for the transfer tests: each a `sexton serve` process
+with its own database and stores, driven with `sexton run TASK` as an operator would."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+
+from sexton.db import connect
+from sexton.db.catalog_tables import files, instances, remote_instances, transfers
+
+SEXTON = [sys.executable, "-m", "sexton"]
+ADMIN = "admin-token"
+READ = "read-token"
+# Each site accepts the other's token under `site`; the sender's comes from the environment.
+TO_DESTINATION = "token-for-the-destination"
+TO_SOURCE = "token-for-the-source"
+CALLS = "attempts: 4, backoff: 0.2s, max_backoff: 1s, timeout: 20s"  # patient, not slow
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Site:
+    """One site: config, database, stores and (while started) its `sexton serve` process."""
+
+    name: str
+    root: Path
+    database: str
+    port: int
+    process: subprocess.Popen[bytes] | None = None
+    log: list[Path] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def config(self) -> Path:
+        return self.root / "sexton.yaml"
+
+    @property
+    def store(self) -> Path:
+        return self.root / "store"
+
+    @property
+    def staging(self) -> Path:
+        return self.root / "staging"
+
+    def write_config(self, body: str) -> None:
+        self.store.mkdir(parents=True, exist_ok=True)
+        self.staging.mkdir(parents=True, exist_ok=True)
+        body = body.replace("{root}", str(self.root))
+        self.config.write_text(
+            f"database: '{self.database}'\n"
+            f"site: {self.name}\n"
+            f"api: {{listen: '127.0.0.1:{self.port}', "
+            f"tokens: {{admin: {ADMIN}, read: {READ}, site: ['${{SITE_TOKEN_IN}}']}}}}\n"
+            "scheduler: {poll: 0.2s}\n"
+            "worker: {poll: 0.05s}\n" + body
+        )
+
+    def environ(self) -> dict[str, str]:
+        incoming = TO_DESTINATION if self.name == "destination" else TO_SOURCE
+        return {
+            **os.environ,
+            "SITE_TOKEN_IN": incoming,
+            "TO_DESTINATION": TO_DESTINATION,
+            "TO_SOURCE": TO_SOURCE,
+        }
+
+    def start(self) -> None:
+        out = self.root / f"serve-{len(self.log)}.log"
+        self.log.append(out)
+        self.process = subprocess.Popen(
+            [*SEXTON, "serve", "-c", str(self.config)],
+            stdout=out.open("wb"),
+            stderr=subprocess.STDOUT,
+            env=self.environ(),
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            assert self.process.poll() is None, out.read_text()
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "the site did not start"
+            time.sleep(0.1)
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(30)
+        self.process = None
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.process = None
+
+    def run(self, task: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """`sexton run TASK --json` in the foreground; with ``check``, it must succeed."""
+        done = subprocess.run(
+            [*SEXTON, "run", task, "--json", "-c", str(self.config)],
+            capture_output=True,
+            text=True,
+            env=self.environ(),
+            timeout=300,
+        )
+        if check:
+            assert done.returncode == 0, f"{task}: {done.stdout}\n{done.stderr}"
+        return done
+
+    def trigger(self, task: str, expect: str | None = "succeeded") -> dict[str, Any]:
+        """Queue a run through the API and wait for the serving process to finish it."""
+        with self.client(ADMIN) as api:
+            response = api.post(f"/api/v1/tasks/{task}/runs")
+            assert response.status_code == 202, response.text
+            run_id = response.json()["id"]
+            deadline = time.monotonic() + 300
+            while True:
+                run = api.get(f"/api/v1/runs/{run_id}").json()
+                if run["state"] not in ("queued", "running"):
+                    break
+                assert time.monotonic() < deadline, f"{task} did not finish"
+                time.sleep(0.1)
+        if expect is not None:
+            assert run["state"] == expect, run
+        return dict(run)
+
+    def start_run(self, task: str) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [*SEXTON, "run", task, "-c", str(self.config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=self.environ(),
+        )
+
+    def client(self, token: str | None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+    # -- what the database holds -------------------------------------------------------------
+
+    def rows(self, query: Any) -> list[Any]:
+        engine = connect(self.database)
+        try:
+            with engine.connect() as connection:
+                return list(connection.execute(query).all())
+        finally:
+            engine.dispose()
+
+    def present_copies(self) -> dict[str, int]:
+        """File name -> present copies."""
+        query = (
+            sa.select(files.c.name, sa.func.count())
+            .join(instances, instances.c.file_id == files.c.id)
+            .where(instances.c.state == "present")
+            .group_by(files.c.name)
+        )
+        return {name: n for name, n in self.rows(query)}
+
+    def confirmed_remote(self, site: str) -> dict[str, str]:
+        """File name -> confirmed checksum at ``site``."""
+        query = (
+            sa.select(files.c.name, remote_instances.c.checksum)
+            .join(remote_instances, remote_instances.c.file_id == files.c.id)
+            .where(remote_instances.c.site == site, remote_instances.c.checksum.is_not(None))
+        )
+        return {name: checksum for name, checksum in self.rows(query)}
+
+    def transfer_states(self, direction: str) -> list[tuple[str, str]]:
+        query = (
+            sa.select(transfers.c.name, transfers.c.state)
+            .where(transfers.c.direction == direction)
+            .order_by(transfers.c.id)
+        )
+        return [(n, s) for n, s in self.rows(query)]
+
+    def checksums(self) -> dict[str, str]:
+        return {n: c for n, c in self.rows(sa.select(files.c.name, files.c.checksum))}
+
+
+def write_files(root: Path, count: int, size: int = 2000) -> dict[str, bytes]:
+    """``count`` small files of distinct content under ``root``, in a few directories."""
+    written = {}
+    for i in range(count):
+        name = f"d{i % 5}/file-{i:04d}.warc"
+        data = (f"{i}:".encode() * (size // 2 + 1))[: size + i]
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(data)
+        written[name] = data
+    return written
+
+
+SENDER = "{name: sender, type: send_clone, destination: destination, send_batch_size: 64}"
+CONSUMER = "{name: consumer, type: consume_queue, retry_backoff: 0s}"
+STORES = "store: {url: 'file://{root}/store'}, staging: {url: 'file://{root}/staging'}"
+
+
+def source_head(destination: Site) -> str:
+    """The source's sites and stores, without tasks."""
+    return (
+        f"sites: {{destination: {{url: '{destination.url}', token: '${{TO_DESTINATION}}', "
+        f"{CALLS}}}}}\n"
+        f"stores: {{{STORES}}}\n"
+    )
+
+
+def source_body(destination: Site, sender: str = SENDER, consumer: str = CONSUMER) -> str:
+    return source_head(destination) + (
+        "tasks:\n"
+        "  - {name: scan, type: scan, store: store, checksum_new: true}\n"
+        f"  - {sender}\n"
+        f"  - {consumer}\n"
+        "  - {name: checker, type: check_consumed_queue}\n"
+        "  - {name: hypervisor, type: transfer_hypervisor, age_in_days: 0}\n"
+    )
+
+
+def destination_head(source: Site, store: str = "{url: 'file://{root}/store'}") -> str:
+    """The destination's sites, stores and where it receives, without tasks."""
+    return (
+        f"sites: {{source: {{url: '{source.url}', token: '${{TO_SOURCE}}', {CALLS}}}}}\n"
+        f"stores: {{store: {store}, staging: {{url: 'file://{{root}}/staging'}}}}\n"
+        "transfer: {staging: staging, store: store}\n"
+    )
+
+
+def destination_body(source: Site, store: str = "{url: 'file://{root}/store'}") -> str:
+    return destination_head(source, store) + (
+        "tasks:\n  - {name: receiver, type: receive_clone, deletion_policy: DISALLOWED}\n"
+    )
