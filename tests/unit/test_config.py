@@ -527,6 +527,31 @@ def test_env_file_values_expand_the_config_and_reach_the_tasks(tmp_path: Path) -
     assert config.task("a").env["GREETING"] == "hello world"
 
 
+def test_env_file_names_take_variables_with_defaults(tmp_path: Path) -> None:
+    write(tmp_path, "deploy/dev.env", "TOOL=dev-tool\nADMIN_TOKEN=dev\n")
+    write(tmp_path, "deploy/prod.env", "TOOL=prod-tool\nADMIN_TOKEN=prod\n")
+    text = "env_file: ${DEPLOY_ENV:-deploy/dev.env}\n" + WITH_VARIABLES
+    path = write(tmp_path, "sexton.yaml", text)
+    assert load(path).task("a").params.command == ["dev-tool", "--level=3"]
+    chosen = load(path, DEPLOY_ENV="deploy/prod.env")
+    assert chosen.task("a").params.command == ["prod-tool", "--level=3"]
+
+
+def test_yaml_merge_keys_share_settings_and_errors_keep_their_lines(tmp_path: Path) -> None:
+    text = """
+        tasks:
+          - &common {name: a, type: command, command: x, every: 1h}
+          - <<: *common
+            name: b
+            evry: 2h
+        """
+    path = write(tmp_path, "sexton.yaml", text)
+    assert only_problem(path).startswith(f"{path}:5: tasks[1].evry: unknown key 'evry'")
+    config = load(write(tmp_path, "ok.yaml", text.replace("evry", "every")))
+    assert [config.task(n).params.command for n in ("a", "b")] == ["x", "x"]
+    assert config.task("b").settings.every == timedelta(hours=2)
+
+
 def test_the_real_environment_wins_over_env_file(tmp_path: Path) -> None:
     write(tmp_path, "prod.env", "TOOL=rclone\nADMIN_TOKEN=file\n")
     path = write(tmp_path, "sexton.yaml", "env_file: [prod.env]\n" + WITH_VARIABLES)

@@ -76,10 +76,12 @@ def test_an_unknown_type_exits_2_with_a_suggestion(tmp_path: Path) -> None:
     assert "did you mean 'command'?" in stderr
 
 
-def test_a_librarian_file_with_types_not_built_yet_exits_2(tmp_path: Path) -> None:
+def test_a_librarian_file_with_an_unknown_type_exits_2_with_a_suggestion(tmp_path: Path) -> None:
     config = tmp_path / "librarian-background.json"
-    config.write_text('{"recieve_clone": [\n  {"task_name": "r", "every": "00:01:00"}\n]}\n')
-    assert refused(config).startswith(f"{config}:2: recieve_clone[0].type: unknown task type")
+    config.write_text('{"check_integrty": [\n  {"task_name": "c", "every": "00:01:00"}\n]}\n')
+    message = refused(config)
+    assert message.startswith(f"{config}:2: check_integrty[0].type: unknown task type")
+    assert "check_integrity" in message
 
 
 def test_a_file_that_is_not_utf8_exits_2(tmp_path: Path) -> None:

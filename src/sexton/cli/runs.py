@@ -18,6 +18,7 @@ from ..engine.runbook import article
 from ..engine.service import Instance
 from ..engine.states import SUCCEEDED
 from ..engine.worker import Worker
+from ..sizes import format_size
 from .common import config_option, console, fail, open_instance, print_json, user_errors
 from .timefmt import short_time
 
@@ -74,7 +75,7 @@ def _execute_with_heartbeat(worker: Worker, run: Run, show_progress: bool) -> Ru
             bar = progress.add_task(run.task, total=None, size="")
 
             def update(items: int, nbytes: int, total: int | None) -> None:
-                progress.update(bar, completed=items, total=total, size=_bytes(nbytes))
+                progress.update(bar, completed=items, total=total, size=format_size(nbytes))
 
             return worker.execute(run, on_progress=update)
     finally:
@@ -85,20 +86,11 @@ def _print_outcome(run: Run) -> None:
     colour = "green" if run.state == SUCCEEDED else "red"
     console.print(f"run {run.id} of {run.task}: [{colour}]{run.state}[/{colour}]", highlight=False)
     if run.items or run.bytes:
-        console.print(f"  {run.items} items, {_bytes(run.bytes)}")
+        console.print(f"  {run.items} items, {format_size(run.bytes)}")
     if run.error:
         console.print(f"  error: {run.error}", markup=False, highlight=False)
     if run.log_tail and run.state != SUCCEEDED:
         console.print(run.log_tail[-2000:], markup=False, highlight=False)
-
-
-def _bytes(count: int) -> str:
-    size = float(count)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if size < 1000 or unit == "TB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{count} B"
 
 
 def _host_pid() -> str:

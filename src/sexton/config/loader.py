@@ -169,7 +169,7 @@ def _read_include(
     if path in seen:
         problems.append(parent.problem(where, f"{path} is included in a loop"))
         return []
-    if not path.is_file():
+    if not _is_file(path):
         problems.append(parent.problem(where, f"cannot read included file {path}"))
         return []
     try:
@@ -194,6 +194,13 @@ def _read_include(
     for include, line_path in _includes(doc):
         tasks += _read_include(path.parent / include, doc, line_path, env, problems, seen | {path})
     return tasks
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # a name the file system refuses outright, e.g. one too long
+        return False
 
 
 def _pydantic_problems(doc: Document, prefix: Path_, error: ValidationError) -> list[Problem]:

@@ -6,12 +6,21 @@ Names are checked (``safe_name``) where they arrive; a bad body is a 422 that ch
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 CHECKSUM_HEADER = "X-Sexton-Checksum"  # the checksum the uploaded bytes must have (algo:hex)
 MAX_BATCH = 10_000  # files per request: well under any database's parameter limit
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
+MAX_SIZE = 2**53  # the largest integer every JSON client reads exactly
+
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+# Names, sites, stores, checksums: no control characters (PostgreSQL refuses NUL outright).
+WORD_PATTERN = r"^[^\x00-\x1f]+$"
+Word = Annotated[str, Field(min_length=1, max_length=200, pattern=WORD_PATTERN)]
+Name = Annotated[str, Field(min_length=1, max_length=4096, pattern=WORD_PATTERN)]
+Prose = Annotated[str, Field(max_length=2000, pattern=r"^[^\x00]*$")]  # errors, reasons
 
 Answer = Literal["accepted", "held", "refused"]
 # What the destination reports of a file it was sent.
@@ -25,17 +34,17 @@ class Message(BaseModel):
 
 
 class OfferedFile(Message):
-    id: int = Field(ge=1)  # the source's outgoing transfer id
-    name: str = Field(min_length=1, max_length=4096)
-    size: int = Field(ge=0)
-    checksum: str = Field(min_length=1, max_length=200)
+    id: Id  # the source's outgoing transfer id
+    name: Name
+    size: int = Field(ge=0, le=MAX_SIZE)
+    checksum: Word
 
 
 class StageRequest(Message):
     """The source asks the destination to take a batch."""
 
-    source: str = Field(min_length=1, max_length=200)  # the source's site name
-    batch: str = Field(min_length=1, max_length=200)
+    source: Word  # the source's site name
+    batch: Word
     files: list[OfferedFile] = Field(max_length=MAX_BATCH)
 
 
@@ -61,9 +70,9 @@ class UploadReply(Message):
 class Ids(Message):
     """The source names its own transfer ids (status, cancel) or the incoming ids (placed)."""
 
-    source: str = Field(min_length=1, max_length=200)
-    ids: list[int] = Field(max_length=MAX_BATCH)
-    reason: str | None = Field(None, max_length=2000)
+    source: Word
+    ids: list[Id] = Field(max_length=MAX_BATCH)
+    reason: Prose | None = None
 
 
 class RemoteTransfer(Message):
@@ -83,22 +92,23 @@ class Confirmation(Message):
     verified on ``store``, or ``failed``. ``id`` is the source's transfer id when known
     (network transfers); SneakerNet arrivals have none and are matched by name."""
 
-    name: str = Field(min_length=1, max_length=4096)
+    name: Name
     state: Literal["completed", "failed"] = "completed"
-    store: str | None = Field(None, max_length=200)
-    checksum: str | None = Field(None, max_length=200)
-    id: int | None = None
-    error: str | None = Field(None, max_length=2000)
+    store: Word | None = None
+    checksum: Word | None = None
+    id: Id | None = None
+    error: Prose | None = None
 
 
 class ConfirmRequest(Message):
-    site: str = Field(min_length=1, max_length=200)  # the destination, as the source names it
+    site: Word  # the destination, as the source names it
     files: list[Confirmation] = Field(max_length=MAX_BATCH)
 
 
 class ConfirmResult(Message):
     name: str
-    result: Literal["confirmed", "failed", "mismatch", "unknown"]
+    # incomplete: "completed" without the store and checksum, which confirms nothing
+    result: Literal["confirmed", "failed", "mismatch", "unknown", "incomplete"]
 
 
 class ConfirmReply(Message):
@@ -106,8 +116,8 @@ class ConfirmReply(Message):
 
 
 class ReconfirmRequest(Message):
-    source: str = Field(min_length=1, max_length=200)
-    names: list[str] = Field(max_length=MAX_BATCH)
+    source: Word
+    names: list[Name] = Field(max_length=MAX_BATCH)
 
 
 class Reconfirmed(Message):

@@ -14,7 +14,9 @@ confirmed remote instances (the same call a network transfer ends with).
 from __future__ import annotations
 
 import json
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, Literal
@@ -221,6 +223,10 @@ class ImportReport:
 
 OnFile = Callable[[ManifestFile], None]
 
+# Copies written at the same time. Each ends with an fsync of the file and of its directory;
+# one after another those waits were most of an import's time (as for create_local_clone).
+COPIES_AT_ONCE = 4
+
 
 def import_drive(
     catalog: Catalog,
@@ -230,15 +236,35 @@ def import_drive(
     deletion_policy: str = DISALLOWED,
     on_file: OnFile = lambda entry: None,
 ) -> ImportReport:
-    """Ingest the manifest's files from ``drive`` into ``destination`` (see the module)."""
+    """Ingest the manifest's files from ``drive`` into ``destination`` (see the module).
+
+    Copies run in a few threads; deciding, reserving room, registering and reporting happen
+    here, in the manifest's order.
+    """
     importer = _Importer(catalog, manifest, drive, destination, deletion_policy)
-    for entry in manifest.files:
-        if importer.full is not None:
-            importer.report.troubles.append(Trouble(entry.name, NO_ROOM, importer.full))
-        else:
-            importer.take(entry)
-        on_file(entry)
+    pending: deque[tuple[ManifestFile, Future[_Copied]]] = deque()
+    with ThreadPoolExecutor(COPIES_AT_ONCE, thread_name_prefix="sexton-import") as pool:
+        for entry in manifest.files:
+            if importer.wanted(entry):
+                pending.append((entry, pool.submit(importer.copy, entry)))
+            else:
+                on_file(entry)
+            while pending and (len(pending) >= COPIES_AT_ONCE or pending[0][1].done()):
+                done, copied = pending.popleft()
+                importer.settle(done, copied.result())
+                on_file(done)
+        for done, copied in pending:
+            importer.settle(done, copied.result())
+            on_file(done)
     return importer.report
+
+
+@dataclass(frozen=True)
+class _Copied:
+    """How copying one file ended: ``problem`` None means a verified copy is in place."""
+
+    problem: Problem | None = None
+    detail: str = ""
 
 
 class _Importer:
@@ -252,33 +278,41 @@ class _Importer:
         self.policy = policy
         self.report = ImportReport(self.site, drive.name, destination.name, len(manifest.files))
         self.full: str | None = None  # why the destination took no more, once it is full
-        # Bytes the catalog holds there: what `capacity` is measured against, as for clones.
+        # Bytes the catalog holds there plus those reserved for copies under way: what
+        # `capacity` is measured against, as for clones.
         self.used = catalog.store_used(destination.name)
 
-    def take(self, entry: ManifestFile) -> None:
+    def wanted(self, entry: ManifestFile) -> bool:
+        """Whether ``entry`` is to be copied (its room is then reserved); if not, why not is
+        recorded."""
+        if self.full is not None:
+            self._trouble(entry, NO_ROOM, self.full)
+            return False
         standing = self.catalog.standing(
             entry.name, entry.size, entry.checksum, self.destination.name
         )
         if standing == "held":
             self.report.held.append(entry)
-            return
+            return False
         if standing == "conflict":
             self._trouble(entry, CONFLICT, "the catalog holds this name with other content")
-            return
+            return False
         found = self.drive.info(entry.path)
         if found is None:
             self._trouble(entry, MISSING, f"not on {self.drive.name}")
-            return
+            return False
         if found.size != entry.size:
             self._trouble(entry, DAMAGED, f"{found.size} bytes on the drive, {entry.size} listed")
-            return
+            return False
         if not self.destination.has_room_for(entry.size, self.used):
             self.full = f"store {self.destination.name} is full"
             self._trouble(entry, NO_ROOM, self.full)
-            return
-        self._copy(entry)
+            return False
+        self.used += entry.size
+        return True
 
-    def _copy(self, entry: ManifestFile) -> None:
+    def copy(self, entry: ManifestFile) -> _Copied:
+        """Copy one file, hashing as it goes (in a pool thread: store work only)."""
         expected = Checksum.parse(entry.checksum)
         try:
             with self.drive.open_read(entry.path) as f:
@@ -286,33 +320,36 @@ class _Importer:
                     entry.name, f, [expected.algo], expected, size=entry.size
                 )
         except ChecksumMismatch as exc:
-            self._trouble(entry, DAMAGED, f"checksum {exc.actual} on the drive")
-            return
+            return _Copied(DAMAGED, f"checksum {exc.actual} on the drive")
         except FileNotFoundError:
-            self._trouble(entry, MISSING, f"vanished from {self.drive.name}")
-            return
+            return _Copied(MISSING, f"vanished from {self.drive.name}")
         except AlreadyExists:
-            self._adopt(entry, expected)
-            return
+            return self._adopt(entry, expected)
         except StoreFull as exc:
-            self.full = str(exc)
-            self._trouble(entry, NO_ROOM, self.full)
-            return
+            return _Copied(NO_ROOM, str(exc))
         except OSError as exc:  # a bad sector reads as EIO: this file, not the whole drive
-            self._trouble(entry, DAMAGED, f"unreadable on the drive: {exc}")
-            return
-        self._register(entry)
+            return _Copied(DAMAGED, f"unreadable on the drive: {exc}")
+        return _Copied()
 
-    def _adopt(self, entry: ManifestFile, expected: Checksum) -> None:
+    def _adopt(self, entry: ManifestFile, expected: Checksum) -> _Copied:
         """A file already under the name at the destination: the copy of an import killed
         between rename and registration, or someone else's file. Its hash tells which."""
         with self.destination.open_read(entry.name) as f:
             _size, found = hash_stream(f, [expected.algo])
         if found[expected.algo] != expected:
             detail = f"{self.destination.name} already has another file under this name"
-            self._trouble(entry, CONFLICT, detail)
+            return _Copied(CONFLICT, detail)
+        return _Copied()
+
+    def settle(self, entry: ManifestFile, copied: _Copied) -> None:
+        """Register a verified copy, or record why there is none."""
+        if copied.problem is None:
+            self._register(entry)
             return
-        self._register(entry)
+        self.used -= entry.size
+        if copied.problem == NO_ROOM:
+            self.full = copied.detail
+        self._trouble(entry, copied.problem, copied.detail)
 
     def _register(self, entry: ManifestFile) -> None:
         info = self.destination.info(entry.name)
@@ -329,10 +366,10 @@ class _Importer:
         try:
             self.catalog.ingest(arrival)
         except ArrivalConflict as exc:
+            self.used -= entry.size
             self._trouble(entry, CONFLICT, str(exc))
             return
         self.report.ingested.append(entry)
-        self.used += entry.size
 
     def _trouble(self, entry: ManifestFile, problem: Problem, detail: str) -> None:
         self.report.troubles.append(Trouble(entry.name, problem, detail))

@@ -4,9 +4,9 @@ stand, cancel them, confirm arrivals to the source, re-confirm checksums before 
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Header, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
@@ -15,6 +15,8 @@ from ...engine.service import Instance
 from ...stores import ChecksumMismatch, StoreError
 from ...transfer.messages import (
     CHECKSUM_HEADER,
+    MAX_ID,
+    WORD_PATTERN,
     ConfirmReply,
     ConfirmRequest,
     ConfirmResult,
@@ -83,7 +85,7 @@ def listing(
     request: Request,
     state: TransferState | None = None,
     direction: Literal["outgoing", "incoming"] | None = None,
-    site: str | None = Query(None, max_length=200),
+    site: str | None = Query(None, max_length=200, pattern=WORD_PATTERN),
     limit: int = Query(100, ge=1, le=10_000),
 ) -> list[dict[str, Any]]:
     """Transfers to and from other sites, newest first, with sizes and times."""
@@ -101,7 +103,7 @@ def stage(request: Request, body: StageRequest) -> StageReply:
 )
 async def upload(
     request: Request,
-    incoming_id: int,
+    incoming_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     checksum: str = Header(alias=CHECKSUM_HEADER, max_length=200),
 ) -> UploadReply:
     """The bytes of one accepted file, streamed into the staging store and hashed as they
@@ -177,7 +179,8 @@ def confirm(request: Request, body: ConfirmRequest) -> ConfirmReply:
             results.append(ConfirmResult(name=f.name, result="failed"))
             continue
         if f.store is None or f.checksum is None:
-            raise HTTPException(400, f"a completed file needs its store and checksum: {f.name!r}")
+            results.append(ConfirmResult(name=f.name, result="incomplete"))
+            continue
         if transfer is not None:
             ok = book.complete_outgoing(transfer, f.store, f.checksum)
             results.append(ConfirmResult(name=f.name, result="confirmed" if ok else "mismatch"))
