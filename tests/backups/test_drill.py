@@ -17,7 +17,7 @@ from backup_support import (
     run_task,
 )
 
-from sexton.backups import BackupBook, Drill
+from sexton.backups import BackupBook
 from sexton.tasks.restore_drill import pick
 
 
@@ -157,19 +157,15 @@ def test_a_sqlite_backup_cannot_be_drilled_into_postgres(
     assert run.state == "failed" and "sqlite" in run.error and "pg_custom" in run.error
 
 
-def drilled(i: int, day: int, at_day: int):
-    base = record(i, day)
-    at = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(days=at_day)
-    return type(base)(**{**base.__dict__, "last_drill": Drill(at, "d", None, True, None, [])})
-
-
-def test_pick_prefers_backups_never_drilled_then_the_longest_undrilled():
+def test_pick_prefers_backups_this_task_never_drilled_then_the_longest_undrilled():
     chance = random.Random(7)
-    backups = [drilled(0, 0, 5), record(1, 1), drilled(2, 2, 3), record(3, 3, verify_ok=False)]
-    assert {pick(backups, False, chance).name for _ in range(20)} == {"b1"}
-    backups[1] = drilled(1, 1, 9)
-    assert pick(backups, False, chance).name == "b2"
-    assert pick(backups, True, chance).name == "b2"  # the newest that verified
+    backups = [record(0, 0), record(1, 1), record(2, 2), record(3, 3, verify_ok=False)]
+    day = lambda n: datetime(2026, 1, 1, tzinfo=UTC) + timedelta(days=n)  # noqa: E731
+    drilled_at = {0: day(5), 2: day(3)}
+    assert {pick(backups, False, chance, drilled_at).name for _ in range(20)} == {"b1"}
+    drilled_at[1] = day(9)
+    assert pick(backups, False, chance, drilled_at).name == "b2"
+    assert pick(backups, True, chance, drilled_at).name == "b2"  # the newest that verified
 
 
 @pytest.mark.parametrize(

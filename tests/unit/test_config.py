@@ -853,3 +853,43 @@ def test_any_json_gives_a_config_or_config_errors_never_a_crash(
         load(path)
     except ConfigError as error:
         assert all(str(p).startswith(str(path)) for p in error.problems)
+
+
+def test_a_relative_store_path_is_beside_the_config_file(tmp_path: Path, monkeypatch) -> None:
+    path = write(
+        tmp_path,
+        "site/sexton.yaml",
+        "stores:\n  ingest: {url: data/ingest}\n  bucket: {url: 'memory://b'}\n"
+        "  fixed: {url: /srv/archive}\ntasks: []\n",
+    )
+    monkeypatch.chdir(tmp_path)  # somewhere else than the config's directory
+    stores = load(path).settings.stores
+    assert stores["ingest"].url == str(tmp_path / "site" / "data" / "ingest")
+    assert (stores["bucket"].url, stores["fixed"].url) == ("memory://b", "/srv/archive")
+
+
+def test_a_task_naming_a_store_that_is_not_configured_is_refused_at_its_key(
+    tmp_path: Path,
+) -> None:
+    path = write(
+        tmp_path,
+        "sexton.yaml",
+        """
+        stores:
+          disk1: {url: /srv/disk1}
+          archive: {url: /srv/archive}
+        tasks:
+          - {name: s, type: scan, store: disk9}
+          - {name: d, type: drain, source: disk1, destination: archve, max_size: 1GB}
+          - name: idx
+            type: command
+            command: x
+            for_each_file: {store: disk2, needs: indexed}
+        """,
+    )
+    found = problems(path)
+    assert found == [
+        f"{path}:5: tasks[0].store: no store named 'disk9' — did you mean 'disk1'?",
+        f"{path}:6: tasks[1].destination: no store named 'archve' — did you mean 'archive'?",
+        f"{path}:10: tasks[2].for_each_file.store: no store named 'disk2' — did you mean 'disk1'?",
+    ], found

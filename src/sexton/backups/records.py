@@ -169,6 +169,16 @@ class BackupBook:
                 )
             )
 
+    def drilled_by(self, task: str) -> dict[int, datetime]:
+        """When drill task ``task`` last drilled each backup it drilled (backup id → time)."""
+        with reading(self.engine) as connection:
+            rows = connection.execute(
+                select(backup_drills.c.backup_id, func.max(backup_drills.c.at))
+                .where(backup_drills.c.task == task)
+                .group_by(backup_drills.c.backup_id)
+            ).all()
+        return {int(backup_id): at for backup_id, at in rows}
+
     def of_task(self, task: str, include_deleted: bool = False) -> list[BackupRecord]:
         """The task's backups, newest first, each with its drill count and latest drill."""
         counts = (

@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from fsspec.core import split_protocol
 from pydantic import BaseModel, ValidationError
 
 from ..schedule import Cron, Every, Schedule
 from .envfile import EnvFileError, read_env_file
 from .errors import ConfigError, Problem, did_you_mean
 from .librarian import is_librarian_format, librarian_tasks
-from .models import Settings, TaskSettings
+from .models import Settings, StoreRef, TaskSettings
 from .source import Document, Path_, expand_text, expand_variables, read_document
 
 DEFAULT_DATABASE = "sqlite:///sexton.db"  # beside the config file
@@ -119,9 +120,14 @@ def load_config(
     sources: dict[str, _RawTask] = {}
     specs = _validate_tasks(raw_tasks, settings, path.parent, env, type_of, problems, sources)
     _check_references(specs, sources, raw_tasks, problems)
+    if settings is not None:
+        for spec in specs.values():
+            raw = sources[spec.name]
+            problems += _unknown_stores(spec.params, raw.settings, raw.document, raw.path, settings)
     if problems:
         raise ConfigError(problems)
     assert settings is not None
+    settings = _local_stores_beside(settings, path.parent)
     return Config(path, settings, _database_url(settings, path.parent, environ), specs)
 
 
@@ -291,6 +297,28 @@ def _validate_tasks(
     return specs
 
 
+def _unknown_stores(
+    params: BaseModel, given: Any, doc: Document, where: Path_, settings: Settings
+) -> list[Problem]:
+    """Parameters marked ``StoreRef`` (in nested settings too) must name configured stores."""
+    problems = []
+    for key, field in type(params).model_fields.items():
+        value = getattr(params, key)
+        written = given.get(key) if isinstance(given, dict) else None
+        if isinstance(value, BaseModel):
+            problems += _unknown_stores(value, written, doc, (*where, key), settings)
+        if value is None or not any(isinstance(m, StoreRef) for m in field.metadata):
+            continue
+        for index, name in enumerate([value] if isinstance(value, str) else value):
+            if name not in settings.stores:
+                path = (*where, key, index) if isinstance(written, list) else (*where, key)
+                hint = did_you_mean(name, settings.stores) or (
+                    "" if settings.stores else " (there is no `stores:` section)"
+                )
+                problems.append(doc.problem(path, f"no store named {name!r}{hint}"))
+    return problems
+
+
 def _known_types(type_of: TypeResolver) -> list[str]:
     known = getattr(type_of, "known_types", None)
     return list(known()) if callable(known) else []
@@ -327,6 +355,18 @@ def _check_references(
             if never_queued and getattr(spec.settings, key):
                 message = f"a {spec.executor} task is never queued, so it cannot use {key}"
                 problems.append(raw.document.problem((*raw.path, key), message))
+
+
+def _local_stores_beside(settings: Settings, base: Path) -> Settings:
+    """A store given as a relative path is a directory beside the config file, as the
+    SQLite database, ``env_file`` and ``include`` are: not wherever the command ran."""
+    stores = {
+        name: store.model_copy(update={"url": str(base / store.url)})
+        if split_protocol(store.url)[0] is None and not Path(store.url).is_absolute()
+        else store
+        for name, store in settings.stores.items()
+    }
+    return settings.model_copy(update={"stores": stores})
 
 
 def _database_url(settings: Settings, base: Path, environ: Mapping[str, str]) -> str:

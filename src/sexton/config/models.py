@@ -17,6 +17,15 @@ Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 NameList = Annotated[list[str], BeforeValidator(lambda v: [v] if isinstance(v, str) else v)]
 
 
+class StoreRef:
+    """Marks a task parameter that names stores under ``stores:``, so that `sexton validate`
+    reports a misspelt store instead of the first run failing on it."""
+
+
+StoreName = Annotated[str, StoreRef()]
+StoreNames = Annotated[NameList, StoreRef()]
+
+
 class Strict(BaseModel):
     """Unknown keys are errors, so a misspelt key is never silently ignored."""
 

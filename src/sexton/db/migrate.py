@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -40,30 +43,51 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
-def upgrade(engine: Engine) -> None:
-    """Apply every pending migration."""
+@contextmanager
+def _schema_lock(engine: Engine) -> Iterator[None]:
+    """Held while the schema is looked at and changed, so that commands started together on
+    a new database create it once, and none mistakes a half-created schema for an old one.
+
+    PostgreSQL: an advisory lock. A SQLite file: a lock file beside it (SQLite commits
+    Alembic's DDL statement by statement, so its own locking cannot cover a whole upgrade).
+    """
     if is_postgres(engine):
         with engine.connect() as connection:
             connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
             connection.commit()
             try:
-                command.upgrade(_alembic_config(engine), "head")
+                yield
             finally:
                 connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
                 connection.commit()
-    else:
+        return
+    database = engine.url.database
+    if not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield  # the lock goes with the file's closing
+
+
+def upgrade(engine: Engine) -> None:
+    """Apply every pending migration."""
+    with _schema_lock(engine):
         command.upgrade(_alembic_config(engine), "head")
 
 
 def ensure_schema(engine: Engine) -> None:
     """Create the schema in an empty database; refuse to run on an outdated one."""
-    revision = current_revision(engine)
-    if revision == head_revision():
-        return
-    if revision is None and not inspect(engine).has_table("runs"):
-        upgrade(engine)
-        return
-    raise SchemaOutOfDate(
-        f"the database schema is at {revision or 'an unknown version'}, this Sexton needs "
-        f"{head_revision()}: run `sexton db upgrade`"
-    )
+    head = head_revision()
+    if current_revision(engine) == head:
+        return  # the usual case, without taking the lock
+    with _schema_lock(engine):
+        revision = current_revision(engine)
+        if revision is None and not inspect(engine).has_table("runs"):
+            command.upgrade(_alembic_config(engine), "head")
+            return
+    if revision != head:
+        raise SchemaOutOfDate(
+            f"the database schema is at {revision or 'an unknown version'}, this Sexton needs "
+            f"{head}: run `sexton db upgrade`"
+        )

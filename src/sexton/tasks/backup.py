@@ -14,6 +14,7 @@ from ..backups.sources import Source
 from ..backups.verify import verify
 from ..catalog import ALLOWED, Arrival, CatalogError, UnknownStore
 from ..checksums import check_algorithm
+from ..config.models import StoreName
 from ..stores import Store, StoreError, UnsafePath, safe_name
 from .base import RunContext, Task, TaskFailed, TaskParams
 
@@ -33,7 +34,7 @@ class BackupTask(Task):
 
     class Params(TaskParams):
         source: Source
-        destination: str  # a store name
+        destination: StoreName
         # The backup's path on the store (`name` is the task's own name, hence file_name).
         file_name: str = DEFAULT_NAME
         verify: bool = True

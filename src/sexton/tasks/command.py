@@ -16,6 +16,7 @@ from typing import IO, Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, model_validator
 
 from ..catalog import NeededFile, UnknownStore
+from ..config.models import StoreName
 from ..stores import Store
 from ..stores.local import LocalStore
 from .base import RunContext, Task, TaskFailed, TaskInterrupted, TaskParams, TaskTimedOut
@@ -31,7 +32,7 @@ PATHS = "{paths}"
 class ForEachFile(TaskParams):
     """Run the command once per batch of files on ``store`` that lack mark ``needs``."""
 
-    store: str
+    store: StoreName
     needs: str
     value: str | None = None  # the mark's value; files with the mark but another value need it
     batch: int = Field(100, ge=1)

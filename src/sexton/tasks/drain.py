@@ -23,7 +23,7 @@ from sqlalchemy import Engine
 from ..catalog import UnknownStore
 from ..checksums import check_algorithm
 from ..config import Config
-from ..config.models import Duration
+from ..config.models import Duration, StoreName
 from ..drain.packing import DEFAULT_NAMING, check_naming
 from ..drain.records import ERROR, FINISHING, STOPPED, DrainBook
 from ..drain.steps import Drainer, DrainPlan, SeriesError, VerifyMode
@@ -41,9 +41,9 @@ class DrainTask(Task):
     type = "drain"
 
     class Params(TaskParams):
-        source: str  # a store name
+        source: StoreName
         prefix: str | None = None  # a directory under the source root; default: all of it
-        destination: str
+        destination: StoreName
         max_size: SizeBytes
         naming: str = DEFAULT_NAMING
         min_age: Duration | None = None  # files modified more recently are still being written

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import random
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 
 from pydantic import Field, model_validator
@@ -42,18 +43,25 @@ from ..stores import StoreError
 from .base import RunContext, Task, TaskFailed, TaskParams
 
 
-def pick(backups: Sequence[BackupRecord], newest: bool, chance: random.Random) -> BackupRecord:
-    """The backup to drill: the newest, or a random one never drilled, else the one whose
-    last drill is oldest. Backups that failed verification are not worth restoring."""
+def pick(
+    backups: Sequence[BackupRecord],
+    newest: bool,
+    chance: random.Random,
+    drilled_at: Mapping[int, datetime],
+) -> BackupRecord:
+    """The backup to drill: the newest, or a random one this task never drilled, else the one
+    it drilled longest ago. Only this task's own drills count (``drilled_at``: backup id →
+    its latest drill by this task): a nightly drill of each new backup must not make a
+    monthly drill always take the oldest. Backups that failed verification are skipped."""
     candidates = [b for b in backups if b.verify_ok is not False]
     if not candidates:
         raise TaskFailed("no backup to drill: none recorded, or none passed verification")
     if newest:
         return max(candidates, key=lambda b: (b.created_at, b.id))
-    fresh = [b for b in candidates if b.last_drill is None]
+    fresh = [b for b in candidates if b.id not in drilled_at]
     if fresh:
         return chance.choice(fresh)
-    return min(candidates, key=lambda b: b.last_drill.at if b.last_drill else b.created_at)
+    return min(candidates, key=lambda b: drilled_at[b.id])
 
 
 class RestoreDrillTask(Task):
@@ -92,7 +100,8 @@ class RestoreDrillTask(Task):
                     f"no backup of {params.backup_task} was made in the last "
                     f"{format_duration(params.max_age)}"
                 )
-        backup = pick(backups, params.newest, random.Random())
+        drilled_at = book.drilled_by(ctx.task_name)
+        backup = pick(backups, params.newest, random.Random(), drilled_at)
         ctx.event("drilling backup", name=backup.name, created_at=backup.created_at.isoformat())
 
         def record(error: str | None, results: list[dict[str, object]]) -> None:

@@ -14,7 +14,7 @@ from pydantic import field_validator
 
 from ..catalog import Hasher, ScanPlan, Scope, UnknownStore
 from ..checksums import Checksum, check_algorithm, hash_files_parallel
-from ..config.models import Duration, NameList
+from ..config.models import Duration, NameList, StoreName
 from ..stores import EntryInfo, Store, StoreError, safe_name
 from .base import RunContext, Task, TaskFailed, TaskInterrupted, TaskParams
 
@@ -23,7 +23,7 @@ class ScanTask(Task):
     type = "scan"
 
     class Params(TaskParams):
-        store: str
+        store: StoreName
         prefixes: NameList = []  # directories under the root to scan; default: all of it
         include: NameList = []  # globs on the name relative to the root; `*` crosses `/`
         exclude: NameList = []
