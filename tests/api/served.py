@@ -13,7 +13,11 @@ from sexton.engine.worker import Worker
 
 ADMIN_TOKEN = "admin-secret-token"
 READ_TOKEN = "read-only-token"
-API = f"api: {{listen: '127.0.0.1:0', tokens: {{admin: {ADMIN_TOKEN}, read: {READ_TOKEN}}}}}\n"
+SITE_TOKEN = "other-site-token"
+API = (
+    f"api: {{listen: '127.0.0.1:0', "
+    f"tokens: {{admin: {ADMIN_TOKEN}, read: {READ_TOKEN}, site: {SITE_TOKEN}}}}}\n"
+)
 
 TASKS = """\
 tasks:

@@ -100,6 +100,18 @@ def test_malformed_requests_are_422_and_change_nothing(api: Api) -> None:
     assert run_states(api.instance) == []
 
 
+def test_a_nul_character_anywhere_is_a_400_on_every_database(api: Api) -> None:
+    for method, path in [
+        ("GET", "/api/v1/catalog/needs?mark=cdx&value=a%00b"),
+        ("GET", "/api/v1/runs?task=ex%00port"),
+        ("POST", "/api/v1/tasks/ex%00port/runs"),
+    ]:
+        response = api.admin.request(method, path)
+        assert response.status_code == 400, (method, path, response.text)
+        assert "NUL" in response.json()["detail"]
+    assert run_states(api.instance) == []
+
+
 def test_a_manual_or_heartbeat_task_cannot_be_queued(api: Api) -> None:
     response = api.admin.post("/api/v1/tasks/usage-review/runs")
     assert response.status_code == 409 and "sexton done" in response.json()["detail"]

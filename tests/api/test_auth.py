@@ -7,7 +7,7 @@ import re
 
 import httpx
 import pytest
-from served import ADMIN_TOKEN, READ_TOKEN, Api, client
+from served import ADMIN_TOKEN, READ_TOKEN, SITE_TOKEN, Api, client
 
 PARAMS = {
     "name": "hello",
@@ -89,6 +89,9 @@ def test_dashboard_login_keeps_the_token_in_an_httponly_cookie(api: Api, token: 
 def test_dashboard_refuses_a_bad_token_and_open_redirects(api: Api) -> None:
     bad = api.anonymous.post("/login", data={"token": "nope", "next": "/"})
     assert bad.status_code == 401 and "set-cookie" not in bad.headers
+    site = api.anonymous.post("/login", data={"token": SITE_TOKEN, "next": "/"})
+    assert site.status_code == 401 and "set-cookie" not in site.headers
+    assert "transfer calls" in site.text
     away = api.anonymous.post("/login", data={"token": READ_TOKEN, "next": "//evil.example/"})
     assert away.headers["location"] == "/"
 

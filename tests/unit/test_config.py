@@ -893,3 +893,23 @@ def test_a_task_naming_a_store_that_is_not_configured_is_refused_at_its_key(
         f"{path}:6: tasks[1].destination: no store named 'archve' — did you mean 'archive'?",
         f"{path}:10: tasks[2].for_each_file.store: no store named 'disk2' — did you mean 'disk1'?",
     ], found
+
+
+def test_transfer_and_staging_stores_must_be_configured(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "sexton.yaml",
+        """
+        stores:
+          staging: {url: /srv/staging}
+        transfer: {staging: stagin, store: archive}
+        tasks:
+          - {name: q, type: consume_queue, transport: store, staging_store: nowhere}
+        """,
+    )
+    found = problems(path)
+    assert found == [
+        f"{path}:3: transfer.staging: no store named 'stagin' — did you mean 'staging'?",
+        f"{path}:3: transfer.store: no store named 'archive'",
+        f"{path}:5: tasks[0].staging_store: no store named 'nowhere'",
+    ], found

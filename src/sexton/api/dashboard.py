@@ -81,8 +81,14 @@ def login_form(request: Request, next: str = "/") -> Response:
 def login(
     request: Request, token: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/"
 ) -> Response:
-    if access_for(configured_tokens(instance_of(request)), token.strip()) is None:
-        context = {"next": _local_path(next), "error": "That token is not valid here."}
+    access = access_for(configured_tokens(instance_of(request)), token.strip())
+    if access is None or access < Access.READ:
+        error = (
+            "That token is not valid here."
+            if access is None
+            else "That is another site's token: it may only make transfer calls."
+        )
+        context = {"next": _local_path(next), "error": error}
         return templates.TemplateResponse(request, "login.html", context, status_code=401)
     response = RedirectResponse(_local_path(next), status_code=303)
     response.set_cookie(

@@ -3,8 +3,10 @@ status and one sentence saying why, and changes nothing."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from ..catalog import CatalogError, UnknownFile, UnknownStore
 from ..engine.runbook import RunRefused, UnknownRun
@@ -39,7 +41,20 @@ async def catalog_refused(_request: Request, exc: Exception) -> JSONResponse:
     return _error(404 if isinstance(exc, (UnknownFile, UnknownStore)) else 400, exc)
 
 
+async def refuse_nul_characters(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    """A NUL in the path or a query parameter names nothing Sexton can hold (PostgreSQL
+    refuses it in text outright): 400 for every route, rather than a 500 from deep below."""
+    if "\x00" in request.scope["path"] or any(
+        "\x00" in key + value for key, value in request.query_params.multi_items()
+    ):
+        return _error(400, ValueError("NUL characters are not allowed in paths or parameters"))
+    return await call_next(request)
+
+
 def install(app: FastAPI) -> None:
+    app.middleware("http")(refuse_nul_characters)
     app.add_exception_handler(RunRefused, run_refused)
     app.add_exception_handler(CatalogError, catalog_refused)
     app.add_exception_handler(StoreError, catalog_refused)

@@ -121,6 +121,8 @@ def load_config(
     specs = _validate_tasks(raw_tasks, settings, path.parent, env, type_of, problems, sources)
     _check_references(specs, sources, raw_tasks, problems)
     if settings is not None:
+        given = top.value.get("transfer") if isinstance(top.value, dict) else None
+        problems += _unknown_stores(settings.transfer, given, top, ("transfer",), settings)
         for spec in specs.values():
             raw = sources[spec.name]
             problems += _unknown_stores(spec.params, raw.settings, raw.document, raw.path, settings)

@@ -24,6 +24,7 @@ class StoreRef:
 
 StoreName = Annotated[str, StoreRef()]
 StoreNames = Annotated[NameList, StoreRef()]
+OptionalStoreName = Annotated[str | None, StoreRef()]
 
 
 class Strict(BaseModel):
@@ -191,8 +192,8 @@ class SiteSettings(Strict):
 class TransferSettings(Strict):
     """Where files sent here by other sites wait (``staging``) and end up (``store``)."""
 
-    staging: str | None = None  # a store name; receiving is refused without one
-    store: str | None = None  # a store name; default: the first configured store
+    staging: OptionalStoreName = None  # receiving is refused without one
+    store: OptionalStoreName = None  # default: the first configured store
 
 
 class HistorySettings(Strict):

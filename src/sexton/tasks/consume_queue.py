@@ -17,7 +17,7 @@ from pydantic import Field, model_validator
 
 from ..catalog import UnknownStore
 from ..checksums import Checksum
-from ..config.models import Duration
+from ..config.models import Duration, OptionalStoreName
 from ..stores import ChecksumMismatch, Store, StoreError
 from ..transfer.queue import FAILED as ITEM_FAILED
 from ..transfer.queue import QueueItem, TransferQueue
@@ -36,7 +36,7 @@ class ConsumeQueueTask(Task):
     class Params(TaskParams):
         max_in_flight: int | None = Field(default=None, ge=1)  # files sent, not yet ingested
         transport: Literal["http", "store"] = "http"
-        staging_store: str | None = None  # `transport: store`: the shared store, named here
+        staging_store: OptionalStoreName = None  # `transport: store`: the shared store
         max_attempts: int = Field(default=5, ge=1)  # per batch, before it fails
         retry_backoff: Duration = timedelta(minutes=1)  # doubles per failed attempt
         lease: Duration = timedelta(minutes=10)  # renewed per file
