@@ -11,6 +11,7 @@ from catalog_support import OLD, catalog_of, put, run_task
 
 from sexton.catalog import Catalog, ScanPlan, Scope
 from sexton.checksums import Checksum
+from sexton.config import ConfigError
 from sexton.stores import open_store
 from stores.conftest import make_backend
 from support import START
@@ -164,9 +165,9 @@ def test_a_stopped_scan_keeps_its_batches_and_marks_nothing_missing(archive, sto
     assert not complete and report.new == 6 and report.missing == 0
 
 
-def test_unknown_store_fails_the_run_with_a_clear_message(archive):
-    instance = archive("  - {name: scan, type: scan, store: stroe}\n")
-    assert run_task(instance, "scan") == "failed: no store named 'stroe' — did you mean 'store'?"
+def test_an_unknown_store_is_refused_when_the_config_is_read(archive):
+    with pytest.raises(ConfigError, match="store: no store named 'stroe' — did you mean 'store'?"):
+        archive("  - {name: scan, type: scan, store: stroe}\n")
 
 
 @pytest.mark.parametrize("kind", ["s3", "sftp"])

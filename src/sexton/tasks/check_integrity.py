@@ -16,7 +16,7 @@ from pydantic import Field, field_validator
 
 from ..catalog import UnknownStore
 from ..checksums import check_algorithm
-from ..config.models import Duration
+from ..config.models import Duration, StoreName
 from ..stores import StoreError
 from .base import NeedsAttention, RunContext, Task, TaskFailed, TaskInterrupted, TaskParams
 from .verify import Checked, check_copies, remove_stale_temps
@@ -32,7 +32,7 @@ class CheckIntegrityTask(Task):
     type = "check_integrity"
 
     class Params(TaskParams):
-        store_name: str
+        store_name: StoreName
         age_in_days: int | None = Field(default=7, ge=0)  # ignored when rolling
         rolling: bool = False
         cycle: Duration = timedelta(days=30)  # rolling: how old a verification may get

@@ -10,6 +10,7 @@ resends only what had not arrived.
 
 from __future__ import annotations
 
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import timedelta
 from typing import Literal
 
@@ -28,6 +29,8 @@ from .base import NeedsAttention, RunContext, Task, TaskFailed, TaskInterrupted,
 
 # 422: the bytes arrived damaged (the network, not our copy): worth sending again.
 RESEND_STATUSES = frozenset({422})
+UPLOADS_AT_ONCE = 4  # files on the wire at a time, per batch
+ARRIVALS_PER_RECORD = 32  # arrivals recorded (marked staged) in one statement
 
 
 class ConsumeQueueTask(Task):
@@ -129,23 +132,86 @@ class _Sender:
         self.params = params
         self.client: SiteClient = sites.client(item.site)
         self.damaged: list[str] = []
+        self.renewed = ctx.now()  # the claim took the lease
 
     def send(self, todo: list[Transfer]) -> None:
-        placed: list[Transfer] = []
         self.sites.book.set_state([t.id for t in todo], ONGOING, only_from=(INITIATED, ONGOING))
-        for transfer in todo:
-            if self.ctx.should_stop():
-                self._place(placed)
-                self.queue.put_back(self.item, self.ctx.now(), "stopped", retry=False)
-                raise TaskInterrupted("stopped before the batch was sent; the next run resumes")
+        if self.params.transport == "store":
+            self._place_all(todo)
+        else:
+            self._upload_all(todo)
+
+    def _stopping(self) -> bool:
+        """Between files: renew the lease when a quarter of it has passed; true if stopping."""
+        now = self.ctx.now()
+        if now >= self.renewed + self.params.lease / 4:
             self.queue.renew(self.item, self.params.lease)
-            source = self._source(transfer)
-            if self.params.transport == "store":
-                if self._write_staged(source, transfer):
-                    placed.append(transfer)
-            else:
-                self._upload(source, transfer)
+            self.renewed = now
+        return self.ctx.should_stop()
+
+    def _interrupted(self) -> TaskInterrupted:
+        self.queue.put_back(self.item, self.ctx.now(), "stopped", retry=False)
+        return TaskInterrupted("stopped before the batch was sent; the next run resumes")
+
+    def _place_all(self, todo: list[Transfer]) -> None:
+        placed: list[Transfer] = []
+        for transfer in todo:
+            if self._stopping():
+                self._place(placed)
+                raise self._interrupted()
+            if self._write_staged(self._source(transfer), transfer):
+                placed.append(transfer)
         self._place(placed)
+
+    def _upload_all(self, todo: list[Transfer]) -> None:
+        """Up to ``UPLOADS_AT_ONCE`` files on the wire at a time, so one file's round trip,
+        hashing and syncs at the destination overlap another's bytes. Outcomes are recorded
+        here, in the run's thread; arrivals in groups (one that arrived but is not yet
+        recorded is only sent again, and the destination keeps one copy)."""
+        arrived: list[Transfer] = []
+        uploads: dict[Future[None], Transfer] = {}
+        with ThreadPoolExecutor(UPLOADS_AT_ONCE, thread_name_prefix="upload") as pool:
+            try:
+                for transfer in todo:
+                    while len(uploads) >= UPLOADS_AT_ONCE:
+                        self._settle(uploads, arrived)
+                    if self._stopping():
+                        while uploads:
+                            self._settle(uploads, arrived)
+                        raise self._interrupted()
+                    upload = pool.submit(self._upload, self._source(transfer), transfer)
+                    uploads[upload] = transfer
+                while uploads:
+                    self._settle(uploads, arrived)
+            finally:
+                for upload in uploads:
+                    upload.cancel()
+                self._arrived(arrived)
+
+    def _settle(self, uploads: dict[Future[None], Transfer], arrived: list[Transfer]) -> None:
+        """Wait for at least one upload to end and record how it ended."""
+        done, _ = wait(uploads, return_when=FIRST_COMPLETED)
+        again: SiteRefused | None = None
+        for upload in done:
+            transfer = uploads.pop(upload)
+            try:
+                upload.result()
+            except SourceDamaged as exc:
+                self._damaged(self._source(transfer), transfer, str(exc))
+            except FileNotFoundError:
+                self._damaged(self._source(transfer), transfer, "missing from our store")
+            except SiteRefused as exc:
+                if exc.status in RESEND_STATUSES:
+                    again = exc
+                else:
+                    self.sites.book.set_state([transfer.id], FAILED, str(exc))
+            else:
+                arrived.append(transfer)
+        if again is not None:
+            raise again
+        if len(arrived) >= ARRIVALS_PER_RECORD:
+            self._arrived(arrived)
+            arrived.clear()
 
     def _source(self, transfer: Transfer) -> Store:
         try:
@@ -154,27 +220,15 @@ class _Sender:
             raise TaskFailed(f"cannot read {transfer.name!r}: {exc}") from None
 
     def _upload(self, source: Store, transfer: Transfer) -> None:
+        """One file's bytes to the destination (in an upload thread)."""
         assert transfer.remote_id and transfer.name and transfer.checksum
         assert transfer.size is not None
-        try:
-            self.client.upload(
-                transfer.remote_id,
-                lambda: source.open_read(transfer.name or ""),
-                transfer.size,
-                transfer.checksum,
-            )
-        except SourceDamaged as exc:
-            self._damaged(source, transfer, str(exc))
-            return
-        except FileNotFoundError:
-            self._damaged(source, transfer, "missing from our store")
-            return
-        except SiteRefused as exc:
-            if exc.status in RESEND_STATUSES:
-                raise
-            self.sites.book.set_state([transfer.id], FAILED, str(exc))
-            return
-        self._arrived([transfer])
+        self.client.upload(
+            transfer.remote_id,
+            lambda: source.open_read(transfer.name or ""),
+            transfer.size,
+            transfer.checksum,
+        )
 
     def _write_staged(self, source: Store, transfer: Transfer) -> bool:
         assert self.params.staging_store and transfer.staging_path and transfer.checksum
@@ -206,6 +260,8 @@ class _Sender:
             self._arrived(placed)
 
     def _arrived(self, arrived: list[Transfer]) -> None:
+        if not arrived:
+            return
         self.sites.book.set_state([t.id for t in arrived], STAGED, only_from=(ONGOING,))
         self.ctx.progress(items=len(arrived), bytes=sum(t.size or 0 for t in arrived))
 

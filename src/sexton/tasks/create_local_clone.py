@@ -21,7 +21,7 @@ from pydantic import Field
 
 from ..catalog import Copy, UnknownStore
 from ..checksums import Checksum, hash_stream
-from ..config.models import NameList
+from ..config.models import StoreName, StoreNames
 from ..sizes import format_size
 from ..stores import AlreadyExists, ChecksumMismatch, Store, StoreError, StoreFull
 from .base import NeedsAttention, RunContext, Task, TaskFailed, TaskInterrupted, TaskParams
@@ -46,8 +46,8 @@ class CreateLocalCloneTask(Task):
     type = "create_local_clone"
 
     class Params(TaskParams):
-        clone_from: str
-        clone_to: NameList = Field(min_length=1)  # tried in order; one copy across all
+        clone_from: StoreName
+        clone_to: StoreNames = Field(min_length=1)  # tried in order; one copy across all
         age_in_days: int | None = Field(default=7, ge=0)
         files_per_run: int | None = Field(default=None, ge=1)
         disable_store_on_full: bool = False

@@ -14,7 +14,7 @@ from itertools import groupby
 from pydantic import Field
 
 from ..catalog import Copy, UnknownStore
-from ..config.models import Duration
+from ..config.models import Duration, StoreName
 from ..stores import StoreError
 from ..transfer.downstream import reconfirm_remote
 from .base import NeedsAttention, RunContext, Task, TaskFailed, TaskInterrupted, TaskParams
@@ -27,7 +27,7 @@ class RollingDeletionTask(Task):
     type = "rolling_deletion"
 
     class Params(TaskParams):
-        store_name: str
+        store_name: StoreName
         age_in_days: int = Field(ge=0)  # only files older than this
         number_of_copies: int = Field(ge=1)  # other verified copies each deletion needs
         verify_checksums: bool = False

@@ -1,13 +1,17 @@
 """The destination's side: accepting a batch, holding its bytes in the staging store until
 they are verified, ingesting them into the store, and answering the source's questions.
 
-Bytes are hashed as they arrive and again as they move from staging into the store (through
-``Store.write_from``: a temporary name, renamed only once the checksum matched), so damage in
-the staging area is caught before anything is registered (DESIGN §5, invariant 2).
+Bytes are hashed as they arrive and again as they move from staging into the store (a
+temporary name, renamed only once the checksum matched), so damage in the staging area is
+caught before anything is registered (DESIGN §5, invariant 2). When staging and store are
+local directories on one filesystem the bytes are moved by renaming and only read again to
+hash them; otherwise they are copied (``Store.write_from``).
 """
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
@@ -28,7 +32,17 @@ from ..config.models import Settings
 from ..db import reading
 from ..db.catalog_tables import files, instances
 from ..sizes import format_size
-from ..stores import AlreadyExists, ChecksumMismatch, Store, StoreError, safe_name
+from ..stores import (
+    AlreadyExists,
+    ChecksumMismatch,
+    Store,
+    StoreError,
+    StoreFull,
+    StoreReadOnly,
+    safe_name,
+)
+from ..stores.local import LocalStore, _fsync_directory
+from ..stores.paths import TEMP_PREFIX
 from .messages import (
     Confirmation,
     RemoteTransfer,
@@ -58,6 +72,54 @@ class Ingested:
 def staging_path(source: str, batch: str, name: str) -> str:
     """Where a file's bytes wait: per source and batch, so batches never collide."""
     return safe_name(f"{source}/{batch}/{name}")
+
+
+def _move_verified(
+    staging: Store, store: Store, staged: str, name: str, expected: Checksum
+) -> bool:
+    """Move a staged file into ``store`` as ``name`` by renaming, when both are local
+    directories on one filesystem; False (nothing done) when they are not.
+
+    The same steps as a store write, without writing the bytes again: the file is renamed to
+    a temporary name in the store (no one else knows it from then on), hashed there and
+    synced, and renamed to ``name`` only if it matches ``expected``; otherwise it is removed
+    and ``ChecksumMismatch`` raised. Killed in between, the staged bytes are gone and the
+    next run fails the transfer as missing, so the source sends it again.
+    """
+    if not (isinstance(staging, LocalStore) and isinstance(store, LocalStore)):
+        return False
+    if store.read_only:
+        raise StoreReadOnly(f"store {store.name} is read-only: refusing to write")
+    source, final = staging.path(staged), store.path(name)
+    try:
+        staged_stat, root_stat = os.stat(source), os.stat(store.root)
+    except FileNotFoundError:
+        return False  # the copy path reports what is missing
+    if staged_stat.st_dev != root_stat.st_dev:
+        return False
+    if not store.has_room_for(staged_stat.st_size):  # a configured capacity counts moves too
+        raise StoreFull(f"store {store.name}: no room for {name!r}")
+    if os.path.lexists(final):
+        raise AlreadyExists(f"store {store.name}: {name!r} already exists")
+    parent = os.path.dirname(final)
+    os.makedirs(parent, exist_ok=True)
+    temp = os.path.join(parent, f"{TEMP_PREFIX}{uuid.uuid4().hex}")
+    os.rename(source, temp)
+    try:
+        with open(temp, "rb") as f:
+            _size, found = hash_stream(f, [expected.algo])
+            if found[expected.algo] != expected:
+                raise ChecksumMismatch(name, expected, found[expected.algo])
+            os.fsync(f.fileno())  # cheap when the upload synced it already
+        if os.path.lexists(final):
+            raise AlreadyExists(f"store {store.name}: {name!r} appeared while moving")
+        os.rename(temp, final)
+    except BaseException:
+        with suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
+    _fsync_directory(parent)
+    return True
 
 
 class Receiver:
@@ -251,8 +313,11 @@ class Receiver:
         if info.size != transfer.size:
             return self._failed(transfer, f"staged size {info.size} is not {transfer.size}")
         try:
-            with staging.open_read(transfer.staging_path) as f:
-                store.write_from(transfer.name, f, [expected.algo], expected, size=transfer.size)
+            if not _move_verified(staging, store, transfer.staging_path, transfer.name, expected):
+                with staging.open_read(transfer.staging_path) as f:
+                    store.write_from(
+                        transfer.name, f, [expected.algo], expected, size=transfer.size
+                    )
         except ChecksumMismatch as exc:
             return self._failed(transfer, f"staged bytes damaged: {exc}")
         except AlreadyExists:
