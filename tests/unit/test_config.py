@@ -913,3 +913,16 @@ def test_transfer_and_staging_stores_must_be_configured(tmp_path: Path) -> None:
         f"{path}:3: transfer.store: no store named 'archive'",
         f"{path}:5: tasks[0].staging_store: no store named 'nowhere'",
     ], found
+
+
+def test_retries_as_a_number_is_the_count_of_quick_retries(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "sexton.yaml",
+        "tasks:\n  - {name: site, type: http_check, url: 'http://127.0.0.1:1/', retries: 3}\n",
+    )
+    assert load(path).task("site").settings.retries.max == 3
+    bad = write(
+        tmp_path, "bad.yaml", "tasks:\n  - {name: a, type: command, command: x, retries: -1}\n"
+    )
+    assert "retries.max" in only_problem(bad)

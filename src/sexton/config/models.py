@@ -50,6 +50,14 @@ class RetryPolicy(Strict):
     max_backoff: Duration = timedelta(hours=1)
     defer: Duration | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _a_number_is_the_count(cls, value: Any) -> Any:
+        """``retries: 3`` is short for ``retries: {max: 3}``."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            return {"max": value}
+        return value
+
     def delay(self, attempt: int) -> timedelta | None:
         """How long to wait before attempt ``attempt + 1``, or None when retries are spent.
 

@@ -6,12 +6,12 @@ import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, text
+
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
 
 from .connection import is_postgres, reading
 
@@ -26,21 +26,35 @@ class SchemaOutOfDate(RuntimeError):
 
 
 def _alembic_config(engine: Engine) -> AlembicConfig:
+    # Alembic is imported only when the schema must change: every command checks the
+    # schema's version, and importing Alembic for that would slow each of them down.
+    from alembic.config import Config as AlembicConfig
+
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["engine"] = engine
     return config
 
 
+def _upgrade_to_head(engine: Engine) -> None:
+    from alembic import command
+
+    command.upgrade(_alembic_config(engine), "head")
+
+
 def head_revision() -> str:
-    head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
-    assert head is not None
-    return head
+    """The newest migration. Migrations are numbered in order (``0008_what.py`` has revision
+    ``0008``), so the highest number is the head; a test checks Alembic agrees."""
+    return max(path.name.split("_", 1)[0] for path in (MIGRATIONS / "versions").glob("0*.py"))
 
 
 def current_revision(engine: Engine) -> str | None:
+    """The revision Alembic stamped on the database, or None for a new database."""
     with reading(engine) as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        if not inspect(connection).has_table("alembic_version"):
+            return None
+        version = connection.execute(text("SELECT version_num FROM alembic_version"))
+        return version.scalar_one_or_none()
 
 
 @contextmanager
@@ -73,7 +87,7 @@ def _schema_lock(engine: Engine) -> Iterator[None]:
 def upgrade(engine: Engine) -> None:
     """Apply every pending migration."""
     with _schema_lock(engine):
-        command.upgrade(_alembic_config(engine), "head")
+        _upgrade_to_head(engine)
 
 
 def ensure_schema(engine: Engine) -> None:
@@ -84,7 +98,7 @@ def ensure_schema(engine: Engine) -> None:
     with _schema_lock(engine):
         revision = current_revision(engine)
         if revision is None and not inspect(engine).has_table("runs"):
-            command.upgrade(_alembic_config(engine), "head")
+            _upgrade_to_head(engine)
             return
     if revision != head:
         raise SchemaOutOfDate(
