@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -12,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 import support
+from backends import SftpServer
 from sexton.clock import FakeClock
 from sexton.config import Config, load_config
 from sexton.engine.service import Instance
@@ -69,6 +72,49 @@ def s3_endpoint() -> Iterator[str]:
     ).create_bucket(Bucket=support.S3_BUCKET)
     yield endpoint
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def sftp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SftpServer]:
+    """SFTP through asyncssh on loopback, for the whole session; the client key is a file."""
+    import asyncssh
+
+    keys = tmp_path_factory.mktemp("ssh-keys")
+    host_key = asyncssh.generate_private_key("ssh-ed25519")
+    client_key = asyncssh.generate_private_key("ssh-ed25519")
+    client_key_path = keys / "id_ed25519"
+    client_key.write_private_key(str(client_key_path))
+    authorized = asyncssh.import_authorized_keys(client_key.export_public_key().decode())
+
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="sftp-server", daemon=True)
+    thread.start()
+
+    async def start() -> asyncssh.SSHAcceptor:
+        return await asyncssh.listen(
+            "127.0.0.1",
+            0,
+            server_host_keys=[host_key],
+            authorized_client_keys=authorized,
+            sftp_factory=True,
+        )
+
+    server = asyncio.run_coroutine_threadsafe(start(), loop).result(timeout=10)
+    port = server.sockets[0].getsockname()[1]
+    yield SftpServer(port, client_key_path)
+
+    async def stop() -> None:
+        server.close()
+        await server.wait_closed()
+        # Sessions of clients still connected (sshfs pools) would be left pending otherwise.
+        others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
+
+    asyncio.run_coroutine_threadsafe(stop(), loop).result(timeout=10)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(timeout=10)
 
 
 @pytest.fixture

@@ -1,7 +1,4 @@
-"""Catalog fixtures: an instance with a local store.
-
-The S3 (moto) and SFTP (asyncssh) servers are the store tests' fixtures, reused here.
-"""
+"""Catalog fixtures: an instance with a local store."""
 
 from __future__ import annotations
 
@@ -11,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from sexton.engine.service import Instance
-from stores.conftest import sftp_server  # noqa: F401  (fixture used here)
 
 
 @pytest.fixture

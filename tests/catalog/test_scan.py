@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from catalog_support import OLD, catalog_of, put, run_task
 
+from backends import make_backend
 from sexton.catalog import Catalog, ScanPlan, Scope
 from sexton.checksums import Checksum
 from sexton.config import ConfigError
 from sexton.stores import open_store
-from stores.conftest import make_backend
 from support import START
 
 SCAN = "  - {name: scan, type: scan, store: store}\n"

@@ -3,7 +3,6 @@ copies elsewhere), files put into them, and ways to look at copies and run recor
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,12 +10,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from catalog.catalog_support import OLD, catalog_of, put, run_task
+from catalog.catalog_support import catalog_of, put, run_task
 from sexton.catalog import Catalog, InstanceRecord
 from sexton.db.tables import run_events, runs
 from sexton.engine.monitor import Monitor
 from sexton.engine.service import Instance
-from sexton.stores.paths import TEMP_PREFIX
 
 # Every site scans its stores with checksums, so copies start out verified.
 SCANS = "  - {{name: scan-{store}, type: scan, store: {store}, checksum_new: true}}\n"
@@ -90,23 +88,3 @@ def site(open_instance: Callable[..., Instance], tmp_path: Path) -> Callable[...
         return Site(open_instance(body), tmp_path)
 
     return make
-
-
-def flip_a_byte(path: Path, offset: int = 0) -> None:
-    """Bit rot: one byte changes, size and mtime stay, so no scan notices."""
-    st = path.stat()
-    data = bytearray(path.read_bytes())
-    data[offset] ^= 0xFF
-    path.write_bytes(bytes(data))
-    os.utime(path, (st.st_atime, st.st_mtime))
-
-
-def leave_temp(directory: Path, mtime: float) -> Path:
-    """A temporary file as a writer killed at ``mtime`` would have left it."""
-    path = directory / f"{TEMP_PREFIX}{os.urandom(8).hex()}"
-    path.write_bytes(b"half a file")
-    os.utime(path, (mtime, mtime))
-    return path
-
-
-__all__ = ["OLD", "Site", "flip_a_byte", "leave_temp"]

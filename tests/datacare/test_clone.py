@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 from click.testing import CliRunner
+from datacare_support import flip_a_byte, leave_temp
 
-from conftest import flip_a_byte, leave_temp
 from sexton.cli import main
 from sexton.stores.paths import is_temp_name
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import sqlalchemy as sa
+from datacare_support import flip_a_byte
 
-from conftest import flip_a_byte
 from sexton.db.catalog_tables import instances, remote_instances
 from sexton.stores import open_store
 

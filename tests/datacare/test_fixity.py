@@ -7,8 +7,8 @@ import hashlib
 from datetime import timedelta
 
 import sqlalchemy as sa
+from datacare_support import flip_a_byte, leave_temp
 
-from conftest import flip_a_byte, leave_temp
 from sexton.db.catalog_tables import corrupt_files
 
 BIT_ROT_FILES = 10_000  # tiny files: the test is about finding one among many, not speed

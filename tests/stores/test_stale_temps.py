@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Backend
+from backends import Backend
 from sexton.stores import Store
 from sexton.stores.paths import TEMP_PREFIX
 
