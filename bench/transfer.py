@@ -36,7 +36,18 @@ from pathlib import Path
 
 import httpx
 
-from corpus import DATA, MIB, SEXTON, build_corpus, corpus_bytes, corpus_files, line, load, timed
+from corpus import (
+    DATA,
+    MIB,
+    SEXTON,
+    build_corpus,
+    corpus_bytes,
+    corpus_files,
+    line,
+    load,
+    timed,
+    warm,
+)
 from corpus import sexton as run_sexton
 from dispatch import PG_URL, throwaway_schema
 
@@ -191,6 +202,7 @@ def main() -> None:
 
     root = build_corpus(args.scale)
     mib = corpus_bytes(root) / MIB
+    warm(root)
     print(f"{len(corpus_files(root))} files, {mib:.0f} MiB, load average {load()}", flush=True)
     received = DATA / "transfer-destination"
     try:

@@ -14,9 +14,11 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Connection,
     Engine,
     Float,
+    Integer,
     Select,
     String,
     Text,
@@ -157,14 +159,14 @@ def create_run(
 
 @cache
 def _move_statement(
-    columns: tuple[str, ...], held_by: bool, lease_expired: bool, postgres: bool
+    columns: tuple[str, ...], held_by: bool, lease_expired: bool, postgres: bool, finishes: bool
 ) -> Update | Select[Any]:
     """The state-change statement for one set of changed columns, built once.
 
     A statement rebuilt with inline values on every call spends more time in SQLAlchemy than
     in the database; with bound parameters it is compiled once and reused. On PostgreSQL the
-    event row is written by the same statement (a data-changing CTE): one round trip, not two,
-    on every claim and every finish.
+    event row, and for a finishing run the summary row, are written by the same statement
+    (data-changing CTEs): one round trip, not three, on every finish.
     """
     condition = (runs.c.id == bindparam("_id")) & (runs.c.state == bindparam("_source"))
     if held_by:
@@ -187,7 +189,22 @@ def _move_statement(
             bindparam("_message", type_=Text()),
         ),
     )
-    return select(moved_rows).add_cte(event.cte("event"))
+    statement = select(moved_rows).add_cte(event.cte("event"))
+    if finishes:
+        summary = _summary(
+            _FinishedRun(
+                id=moved_rows.c.id,
+                task=moved_rows.c.task,
+                state=moved_rows.c.state,
+                started_at=moved_rows.c.started_at,
+                finished_at=moved_rows.c.finished_at,
+                duration=func.extract("epoch", moved_rows.c.finished_at - moved_rows.c.started_at),
+                items=moved_rows.c["items"],
+                bytes=moved_rows.c.bytes,
+            )
+        )
+        statement = statement.add_cte(summary.cte("summary"))
+    return statement
 
 
 def transition(
@@ -217,7 +234,9 @@ def transition(
         values.setdefault("lease_expires_at", None)
     values["state"] = target
     postgres = connection.dialect.name == "postgresql"
-    statement = _move_statement(tuple(sorted(values)), held_by is not None, lease_expired, postgres)
+    statement = _move_statement(
+        tuple(sorted(values)), held_by is not None, lease_expired, postgres, target in FINISHED
+    )
     parameters = {
         **values,
         "_id": run_id,
@@ -242,39 +261,72 @@ def transition(
                 "message": message,
             },
         )
-    if target in FINISHED:
-        _summarise(connection, run)
+        if target in FINISHED:
+            _summarise(connection, run)
     return run
 
 
 NEW_EVENT = insert(run_events)
-# The summary row after a finished run; `failures` counts unsuccessful runs in a row.
-SUMMARY = (
-    update(task_state)
-    .where(task_state.c.task == bindparam("_task"))
-    .values(
-        last_run_id=bindparam("last_run_id"),
-        last_started_at=bindparam("last_started_at", type_=UTCDateTime()),
-        last_finished_at=bindparam("last_finished_at", type_=UTCDateTime()),
-        last_outcome=bindparam("last_outcome"),
-        last_duration=bindparam("last_duration", type_=Float()),
-        last_success_at=func.coalesce(
-            bindparam("success_at", type_=UTCDateTime()), task_state.c.last_success_at
-        ),
-        failures=case(
-            (bindparam("outcome_kind") == "success", 0),
-            (bindparam("outcome_kind") == "failure", task_state.c.failures + 1),
-            else_=task_state.c.failures,
-        ),
-        # The running totals behind the Prometheus counters, in the same statement, so they
-        # count each finished run exactly once and pruning history never lowers them.
-        items_done=task_state.c.items_done + bindparam("items"),
-        bytes_done=task_state.c.bytes_done + bindparam("bytes"),
-        **{
-            f"runs_{outcome}": task_state.c[f"runs_{outcome}"]
-            + case((bindparam("last_outcome") == outcome, 1), else_=0)
-            for outcome in sorted(FINISHED)
-        },
+
+
+@dataclass(frozen=True)
+class _FinishedRun:
+    """Where the summary update reads a finished run from: bound parameters (SQLite, a
+    statement after the run's own update) or the columns the update returned (PostgreSQL,
+    part of the same statement)."""
+
+    id: Any
+    task: Any
+    state: Any
+    started_at: Any
+    finished_at: Any
+    duration: Any
+    items: Any
+    bytes: Any
+
+
+def _summary(run: _FinishedRun) -> Update:
+    """The task's summary row after a finished run; `failures` counts unsuccessful runs in a
+    row, and the running totals behind the Prometheus counters count each finished run
+    exactly once, so pruning history never lowers them."""
+    return (
+        update(task_state)
+        .where(task_state.c.task == run.task)
+        .values(
+            last_run_id=run.id,
+            last_started_at=run.started_at,
+            last_finished_at=run.finished_at,
+            last_outcome=run.state,
+            last_duration=run.duration,
+            last_success_at=case(
+                (run.state == SUCCEEDED, run.finished_at), else_=task_state.c.last_success_at
+            ),
+            failures=case(
+                (run.state == SUCCEEDED, 0),
+                (run.state.in_(sorted(UNSUCCESSFUL)), task_state.c.failures + 1),
+                else_=task_state.c.failures,
+            ),
+            items_done=task_state.c.items_done + run.items,
+            bytes_done=task_state.c.bytes_done + run.bytes,
+            **{
+                f"runs_{outcome}": task_state.c[f"runs_{outcome}"]
+                + case((run.state == outcome, 1), else_=0)
+                for outcome in sorted(FINISHED)
+            },
+        )
+    )
+
+
+SUMMARY = _summary(
+    _FinishedRun(
+        id=bindparam("_id", type_=Integer()),
+        task=bindparam("_task", type_=String()),
+        state=bindparam("_state", type_=String()),
+        started_at=bindparam("_started_at", type_=UTCDateTime()),
+        finished_at=bindparam("_finished_at", type_=UTCDateTime()),
+        duration=bindparam("_duration", type_=Float()),
+        items=bindparam("_items", type_=BigInteger()),
+        bytes=bindparam("_bytes", type_=BigInteger()),
     )
 )
 
@@ -286,21 +338,17 @@ def _summarise(connection: Connection, run: Run) -> None:
     duration = None
     if run.started_at and run.finished_at:
         duration = (run.finished_at - run.started_at).total_seconds()
-    succeeded = run.state == SUCCEEDED
-    kind = "success" if succeeded else "failure" if run.state in UNSUCCESSFUL else "other"
     connection.execute(
         SUMMARY,
         {
+            "_id": run.id,
             "_task": run.task,
-            "last_run_id": run.id,
-            "last_started_at": run.started_at,
-            "last_finished_at": run.finished_at,
-            "last_outcome": run.state,
-            "last_duration": duration,
-            "success_at": run.finished_at if succeeded else None,
-            "outcome_kind": kind,
-            "items": run.items,
-            "bytes": run.bytes,
+            "_state": run.state,
+            "_started_at": run.started_at,
+            "_finished_at": run.finished_at,
+            "_duration": duration,
+            "_items": run.items,
+            "_bytes": run.bytes,
         },
     )
 

@@ -11,13 +11,14 @@ from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..config import Config, TaskSpec
-from ..db import reading
+from ..db import is_postgres, reading
 from ..db.tables import runs, task_state
 from .claims import (
     ClaimRules,
     abandon,
     any_expired,
     check_rules,
+    claim_in_one_statement,
     claim_next,
     expired_runs,
     free_lane,
@@ -66,6 +67,8 @@ class RunBook:
     def __init__(self, config: Config, engine: Engine) -> None:
         self.config = config
         self.engine = engine
+        # Single statements that are their own transaction (PostgreSQL's autocommit).
+        self.statement_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.rules = {name: _claim_rules(spec, config) for name, spec in config.tasks.items()}
         self.followers: dict[str, list[str]] = {}
         for spec in config.tasks.values():
@@ -241,8 +244,22 @@ class RunBook:
     ) -> Run | None:
         """Claim the oldest due run this worker may start, or None. A claim that lost a lane
         to a simultaneous one is tried again from the start, in a new transaction."""
+        rules = {task: self.rules.get(task, ClaimRules()) for task in tasks}
+        in_one_statement = is_postgres(self.engine) and not any(
+            rule.requires or rule.exclusive_with for rule in rules.values()
+        )
         for _ in range(CLAIM_ATTEMPTS):
             try:
+                if in_one_statement:
+                    with self.statement_engine.connect() as connection:
+                        return claim_in_one_statement(
+                            connection,
+                            lanes={task: rule.concurrency for task, rule in rules.items()},
+                            executor=executor,
+                            worker=worker,
+                            now=now,
+                            lease=lease,
+                        )
                 with self.engine.begin() as connection:
                     return claim_next(
                         connection,
@@ -260,7 +277,8 @@ class RunBook:
     def finish(self, run: Run, outcome: Outcome, now: datetime) -> Run | None:
         """Record how a run ended and what follows from it, in one transaction."""
         spec = self.config.tasks.get(run.task)
-        with self.engine.begin() as connection:
+        alone = self._finishes_alone(spec, run, outcome)
+        with self.statement_engine.connect() if alone else self.engine.begin() as connection:
             finished = transition(
                 connection,
                 run.id,
@@ -298,6 +316,21 @@ class RunBook:
             elif finished.state in UNSUCCESSFUL and not outcome.sticky:
                 self._queue_retry(connection, spec, finished, now)
         return finished
+
+    def _finishes_alone(self, spec: TaskSpec | None, run: Run, outcome: Outcome) -> bool:
+        """Whether recording this end is one statement on PostgreSQL (the state change, its
+        event and the summary: see ``transition``), with nothing to follow in the same
+        transaction: no sticky error, no ``after`` follower, no retry. Most runs end so, and
+        one statement in autocommit spares the round trips of BEGIN and COMMIT."""
+        if not is_postgres(self.engine):
+            return False
+        if spec is None:
+            return True
+        if outcome.sticky:
+            return False
+        if outcome.state == SUCCEEDED:
+            return not self.followers.get(run.task)
+        return outcome.state not in UNSUCCESSFUL or spec.settings.retries.delay(run.attempt) is None
 
     def _queue_retry(self, connection: Connection, spec: TaskSpec, run: Run, now: datetime) -> None:
         delay = spec.settings.retries.delay(run.attempt)

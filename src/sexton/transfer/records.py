@@ -145,6 +145,18 @@ def record_remote(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """A file the destination agreed to take, and where its bytes are to wait."""
+
+    remote_id: int  # the source's outgoing transfer id
+    name: str
+    size: int
+    checksum: str
+    store: str
+    staging_path: str
+
+
 class TransferBook:
     """Transfer rows in one database; ``clock`` stamps every change."""
 
@@ -450,55 +462,49 @@ class TransferBook:
 
     # -- the destination's side ------------------------------------------------------------
 
-    def start_incoming(
-        self,
-        source: str,
-        batch: str,
-        remote_id: int,
-        name: str,
-        size: int,
-        checksum: str,
-        store: str,
-        staging_path: str,
-    ) -> int:
-        """Accept one file: an ``initiated`` incoming row. An earlier unfinished transfer of
-        the same name from the same source is superseded (its bytes are overwritten)."""
+    def start_incoming(self, source: str, batch: str, accepted: Sequence[Accepted]) -> list[int]:
+        """Accept files of a batch, in one transaction: an ``initiated`` incoming row each, ids
+        in order. An earlier unfinished transfer of the same name from the same source is
+        superseded (its bytes are overwritten)."""
         now = self.clock.now()
+        ids = []
         with self.engine.begin() as connection:
-            connection.execute(
-                update(transfers)
-                .where(
-                    transfers.c.direction == INCOMING,
-                    transfers.c.site == source,
-                    transfers.c.name == name,
-                    transfers.c.state.in_(IN_FLIGHT),
+            for f in accepted:
+                connection.execute(
+                    update(transfers)
+                    .where(
+                        transfers.c.direction == INCOMING,
+                        transfers.c.site == source,
+                        transfers.c.name == f.name,
+                        transfers.c.state.in_(IN_FLIGHT),
+                    )
+                    .values(
+                        state=CANCELLED,
+                        error=f"superseded by batch {batch}",
+                        updated_at=now,
+                        finished_at=now,
+                    )
                 )
-                .values(
-                    state=CANCELLED,
-                    error=f"superseded by batch {batch}",
-                    updated_at=now,
-                    finished_at=now,
+                result = connection.execute(
+                    transfers.insert()
+                    .values(
+                        direction=INCOMING,
+                        site=source,
+                        state=INITIATED,
+                        batch=batch,
+                        name=f.name,
+                        size=f.size,
+                        checksum=f.checksum,
+                        store=f.store,
+                        remote_id=f.remote_id,
+                        staging_path=f.staging_path,
+                        started_at=now,
+                        updated_at=now,
+                    )
+                    .returning(transfers.c.id)
                 )
-            )
-            result = connection.execute(
-                transfers.insert()
-                .values(
-                    direction=INCOMING,
-                    site=source,
-                    state=INITIATED,
-                    batch=batch,
-                    name=name,
-                    size=size,
-                    checksum=checksum,
-                    store=store,
-                    remote_id=remote_id,
-                    staging_path=staging_path,
-                    started_at=now,
-                    updated_at=now,
-                )
-                .returning(transfers.c.id)
-            )
-            return int(result.scalar_one())
+                ids.append(int(result.scalar_one()))
+        return ids
 
     def incoming_for(self, source: str, remote_ids: Sequence[int]) -> dict[int, Transfer]:
         """The latest incoming transfer for each of the source's ids."""

@@ -50,7 +50,7 @@ from .messages import (
     StageRequest,
     StatusReply,
 )
-from .records import FAILED, IN_FLIGHT, INITIATED, STAGED, Transfer, TransferBook
+from .records import FAILED, IN_FLIGHT, INITIATED, STAGED, Accepted, Transfer, TransferBook
 
 
 class ReceiveRefused(Exception):
@@ -170,7 +170,8 @@ class Receiver:
             return [StageAnswer(id=f.id, answer="refused", reason=str(exc)) for f in request.files]
         enabled = self.catalog.store_overrides().get(store.name, store.enabled)
         used = self.catalog.store_used(store.name) + self.book.incoming_bytes_in_flight(store.name)
-        answers = []
+        answers: list[StageAnswer] = []
+        accepted: list[Accepted] = []
         for offered in request.files:
             refusal = None
             try:
@@ -202,22 +203,17 @@ class Receiver:
             if refusal is not None:
                 answers.append(StageAnswer(id=offered.id, answer="refused", reason=refusal))
                 continue
-            incoming = self.book.start_incoming(
-                request.source,
-                request.batch,
-                offered.id,
-                offered.name,
-                offered.size,
-                offered.checksum,
-                store.name,
-                path,
+            accepted.append(
+                Accepted(offered.id, offered.name, offered.size, offered.checksum, store.name, path)
             )
             used += offered.size
-            answers.append(
-                StageAnswer(
-                    id=offered.id, answer="accepted", incoming_id=incoming, staging_path=path
-                )
+        incoming = self.book.start_incoming(request.source, request.batch, accepted)
+        answers += [
+            StageAnswer(
+                id=f.remote_id, answer="accepted", incoming_id=id_, staging_path=f.staging_path
             )
+            for f, id_ in zip(accepted, incoming, strict=True)
+        ]
         return answers
 
     def receiving(self, incoming_id: int) -> Transfer | None:
