@@ -26,6 +26,8 @@ from __future__ import annotations
 import argparse
 import shutil
 import socket
+import sqlite3
+import statistics
 import subprocess
 import tempfile
 import time
@@ -153,8 +155,29 @@ class Site:
         return (datetime.fromisoformat(run["finished_at"]) - started).total_seconds()
 
 
+def source_body(root: Path, destination: Site) -> str:
+    return (
+        f"sites: {{destination: {{url: '{destination.url}', token: {TO_DESTINATION}, "
+        f"{CALLS}}}}}\n"
+        f"stores: {{corpus: {{url: '{root.as_uri()}'}}}}\n"
+        "tasks:\n"
+        "  - {name: scan, type: scan, store: corpus, checksum_new: true}\n"
+        "  - {name: sender, type: send_clone, destination: destination, age_in_days: null}\n"
+        "  - {name: consumer, type: consume_queue}\n"
+    )
+
+
+def catalogue(directory: Path, root: Path) -> Path:
+    """A source catalog of the corpus with sha256 checksums (made once, copied per round)."""
+    site = Site("source", directory / "catalogued", free_port())
+    database = site.root / "source.db"
+    site.write_config(f"sqlite:///{database}", source_body(root, site))
+    run_sexton(site.config, "run", "scan")
+    return database
+
+
 def sexton_transfer(
-    directory: Path, root: Path, received: Path, destination_database: str
+    directory: Path, root: Path, catalog: Path, received: Path, destination_database: str
 ) -> tuple[float, dict[str, float]]:
     """(whole chain seconds, each run's seconds) of sending the corpus to an empty site."""
     fresh(received)
@@ -162,16 +185,9 @@ def sexton_transfer(
     (received / "staging").mkdir()
     source = Site("source", directory / "source", free_port())
     destination = Site("destination", directory / "destination", free_port())
-    source.write_config(
-        f"sqlite:///{source.root / 'source.db'}",
-        f"sites: {{destination: {{url: '{destination.url}', token: {TO_DESTINATION}, "
-        f"{CALLS}}}}}\n"
-        f"stores: {{corpus: {{url: '{root.as_uri()}'}}}}\n"
-        "tasks:\n"
-        "  - {name: scan, type: scan, store: corpus, checksum_new: true}\n"
-        "  - {name: sender, type: send_clone, destination: destination, age_in_days: null}\n"
-        "  - {name: consumer, type: consume_queue}\n",
-    )
+    source.write_config(f"sqlite:///{source.root / 'source.db'}", source_body(root, destination))
+    with sqlite3.connect(catalog) as copied, sqlite3.connect(source.root / "source.db") as copy:
+        copied.backup(copy)
     destination.write_config(
         destination_database or f"sqlite:///{destination.root / 'destination.db'}",
         f"sites: {{source: {{url: '{source.url}', token: {TO_SOURCE}, {CALLS}}}}}\n"
@@ -180,7 +196,6 @@ def sexton_transfer(
         "transfer: {staging: staging, store: store}\n"
         "tasks:\n  - {name: receiver, type: receive_clone}\n",
     )
-    run_sexton(source.config, "run", "scan")
     subprocess.run(["sync"], check=True)
     runs: dict[str, float] = {}
     with source.serving(), destination.serving():
@@ -192,9 +207,33 @@ def sexton_transfer(
     return whole, runs
 
 
+def one_round(
+    directory: Path, root: Path, catalog: Path, received: Path, args: argparse.Namespace
+) -> tuple[float, float]:
+    """rclone, then Sexton, into empty directories; (rclone seconds or 0, Sexton seconds)."""
+    mib = corpus_bytes(root) / MIB
+    directory.mkdir()
+    rclone = 0.0
+    if shutil.which("rclone"):
+        rclone = rclone_webdav(root, received, directory)
+        line("rclone copy -> webdav", rclone, mib)
+    else:
+        print("rclone copy -> webdav     (rclone not installed: apt-get install rclone)")
+    with ExitStack() as stack:
+        database = stack.enter_context(throwaway_schema("transfer")) if args.postgres else ""
+        whole, runs = sexton_transfer(directory, root, catalog, received, database)
+    line("sexton send -> receive", whole, mib, "(the whole chain)")
+    for task, seconds in runs.items():
+        line(f"  {task}", seconds, mib)
+    if rclone:
+        print(f"{'sexton / rclone':<26}{rclone / whole:5.2f}x throughput", flush=True)
+    return rclone, whole
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of the full corpus")
+    parser.add_argument("--rounds", type=int, default=1, help="rclone then Sexton, N times")
     parser.add_argument(
         "--postgres", action="store_true", help=f"the destination on PostgreSQL ({PG_URL})"
     )
@@ -205,26 +244,21 @@ def main() -> None:
     warm(root)
     print(f"{len(corpus_files(root))} files, {mib:.0f} MiB, load average {load()}", flush=True)
     received = DATA / "transfer-destination"
+    pairs: list[tuple[float, float]] = []
     try:
         with tempfile.TemporaryDirectory(prefix="sexton-transfer-", dir=DATA) as tmp:
-            rclone = None
-            if shutil.which("rclone"):
-                rclone = rclone_webdav(root, received, Path(tmp))
-                line("rclone copy -> webdav", rclone, mib)
-            else:
-                print("rclone copy -> webdav     (rclone not installed: apt-get install rclone)")
-            with ExitStack() as stack:
-                database = (
-                    stack.enter_context(throwaway_schema("transfer")) if args.postgres else ""
+            catalog = catalogue(Path(tmp), root)
+            for round_ in range(1, args.rounds + 1):
+                if args.rounds > 1:
+                    print(f"round {round_}, load average {load()}", flush=True)
+                pairs.append(
+                    one_round(Path(tmp) / f"round-{round_}", root, catalog, received, args)
                 )
-                whole, runs = sexton_transfer(Path(tmp), root, received, database)
-            line("sexton send -> receive", whole, mib, "(the whole chain)")
-            for task, seconds in runs.items():
-                line(f"  {task}", seconds, mib)
-            if rclone is not None:
-                print(f"{'sexton / rclone':<26}{rclone / whole:5.2f}x throughput")
     finally:
         shutil.rmtree(received, ignore_errors=True)
+    if len(pairs) > 1 and all(rclone for rclone, _ in pairs):
+        ratio = statistics.median(rclone / sexton for rclone, sexton in pairs)
+        print(f"{'sexton / rclone, median':<26}{ratio:5.2f}x throughput")
     print(f"load average at the end {load()} ({time.strftime('%H:%M:%S')})")
 
 

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 
 def free_port() -> int:
@@ -18,20 +19,23 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def poll(url: str, accept, timeout: float = 60.0):
+def poll(url: str, accept, timeout: float = 120.0):
     """GET ``url`` until ``accept(response)`` is truthy; the service may still be starting."""
     deadline = time.monotonic() + timeout
+    last = "nothing"
     while time.monotonic() < deadline:
         try:
             response = httpx.get(url)
             if accept(response):
                 return response
-        except httpx.TransportError:
-            pass
+            last = response.text
+        except httpx.TransportError as exc:
+            last = repr(exc)
         time.sleep(0.1)
-    raise AssertionError(f"{url} did not answer as expected within {timeout:.0f}s")
+    raise AssertionError(f"{url} did not answer as expected within {timeout:.0f}s: {last}")
 
 
+@pytest.mark.timeout(300)
 def test_demo_serves_its_tasks_runs_one_on_request_and_stops_cleanly(tmp_path: Path):
     listen = f"127.0.0.1:{free_port()}"
     log = (tmp_path / "demo.log").open("w")
@@ -49,6 +53,9 @@ def test_demo_serves_its_tasks_runs_one_on_request_and_stops_cleanly(tmp_path: P
         run = httpx.post(f"{base}/api/v1/tasks/fixity-sample/runs").json()
         poll(f"{base}/api/v1/runs/{run['id']}", lambda r: r.json()["state"] == "succeeded")
         assert "Sexton" in httpx.get(f"{base}/").text  # the dashboard
+    except AssertionError:
+        print((tmp_path / "demo.log").read_text())  # shown with the failure
+        raise
     finally:
         demo.send_signal(signal.SIGTERM)
         code = demo.wait(timeout=60)

@@ -20,7 +20,8 @@ from sexton.tasks.base import Task, TaskParams
 
 
 class CheckIntegrity(Task):
-    """Stands in for the librarian's check_integrity, which is not built yet."""
+    """A check_integrity without store checks: these tests read the librarian format, not
+    stores, so their configs need no `stores:` section."""
 
     type = "check_integrity"
 
@@ -31,7 +32,7 @@ class CheckIntegrity(Task):
 
 @pytest.fixture
 def librarian_types(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """``check_integrity`` registered for one test only."""
+    """The stand-in ``check_integrity`` for one test only."""
     monkeypatch.setitem(registry._registered, CheckIntegrity.type, CheckIntegrity)
     yield
 
@@ -704,7 +705,7 @@ LIBRARIAN = """
 
 
 def test_librarian_types_unknown_here_are_reported_with_file_and_line(
-    tmp_path: Path,
+    tmp_path: Path, librarian_types: None
 ) -> None:
     unknown = LIBRARIAN.replace("recieve_clone", "receive_clones")
     path = write(tmp_path, "librarian-background.json", unknown)
