@@ -1,7 +1,9 @@
 """Benchmark: a transfer between two Sexton sites against ``rclone copy`` into
 ``rclone serve webdav``, both on loopback.
 
-Not a test; nothing here is asserted. Run ``python bench/transfer.py [--scale F]``.
+Not a test; nothing here is asserted. Run ``python bench/transfer.py [--scale F]
+[--rounds N] [--postgres]``; each round times rclone, then Sexton, and prints their ratio
+(the median too, with more than one round: on a shared machine the load moves between them).
 The corpus of ``bench/fixity.py`` (2 x 1 GiB + 2,048 x 1 MiB), in the page cache, is sent
 from one site to another; the receiving directories are under bench/data/ (the same
 filesystem as the corpus), emptied and synced before each timed copy.
@@ -10,15 +12,15 @@ filesystem as the corpus), emptied and synced before each timed copy.
   (``vendor=rclone``; rclone compares sizes after each upload; the WebDAV server offers no
   hash to compare, so nothing is hashed at either end).
 - Sexton: two ``sexton serve`` processes (a source and a destination, SQLite each, or
-  PostgreSQL for the destination with ``--postgres``), the source catalogued first by
-  ``sexton run scan`` with sha256 checksums (not timed). Timed: from queuing ``send_clone``
-  at the source to the end of ``receive_clone`` at the destination, each run queued through
-  the API once the one before it ended: send_clone offers the files in batches,
-  consume_queue streams each one over HTTP (hashed as read at the source, hashed as it
-  arrives at the destination, kept in staging only if it matches), receive_clone verifies
-  each staged file again, moves it into the store, registers it and calls the source back,
-  which records a confirmed remote instance. Printed: the whole chain, and each run as its
-  record shows it.
+  PostgreSQL for the destination with ``--postgres``), the source catalogued once by
+  ``sexton run scan`` with sha256 checksums (not timed; each round starts from a copy).
+  Timed: from queuing ``send_clone`` at the source to the end of ``receive_clone`` at the
+  destination, each run queued through the API once the one before it ended: send_clone
+  offers the files in batches, consume_queue streams each one over HTTP (hashed as read at
+  the source, hashed as it arrives at the destination, kept in staging only if it matches),
+  receive_clone verifies each staged file again, moves it into the store, registers it and
+  calls the source back, which records a confirmed remote instance. Printed: the whole
+  chain, and each run as its record shows it.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ dashboard, over one opened instance."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -63,7 +64,8 @@ def create_app(instance: Instance) -> FastAPI:
 
 
 def _publish_error_schema(app: FastAPI) -> None:
-    """Every route's documented errors refer to one ``ErrorOut`` schema; add it once."""
+    """Every route's documented errors refer to one ``ErrorOut`` schema; add it once. And
+    the schema says what `errors.RefuseNulCharacters` enforces: no text parameter holds a NUL."""
     build = app.openapi
 
     def openapi() -> dict[str, object]:
@@ -71,10 +73,21 @@ def _publish_error_schema(app: FastAPI) -> None:
             schema = build()
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             components["ErrorOut"] = ErrorOut.model_json_schema()
+            for operations in schema.get("paths", {}).values():
+                for operation in operations.values():
+                    for parameter in operation.get("parameters", []):
+                        _without_nul(parameter.get("schema", {}))
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _without_nul(schema: dict[str, Any]) -> None:
+    """A text parameter's schema, and each text alternative of it, refuse NUL characters."""
+    for alternative in schema.get("anyOf", [schema]):
+        if alternative.get("type") == "string" and "pattern" not in alternative:
+            alternative["pattern"] = "^[^\\x00]*$"
 
 
 def healthz(request: Request) -> JSONResponse:

@@ -3,10 +3,10 @@ status and one sentence saying why, and changes nothing."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
+from starlette.datastructures import QueryParams
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..catalog import CatalogError, UnknownFile, UnknownStore
 from ..engine.runbook import RunRefused, UnknownRun
@@ -41,20 +41,38 @@ async def catalog_refused(_request: Request, exc: Exception) -> JSONResponse:
     return _error(404 if isinstance(exc, (UnknownFile, UnknownStore)) else 400, exc)
 
 
-async def refuse_nul_characters(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
+NUL_REFUSED = "NUL characters are not allowed in paths or parameters"
+
+
+class RefuseNulCharacters:
     """A NUL in the path or a query parameter names nothing Sexton can hold (PostgreSQL
-    refuses it in text outright): 400 for every route, rather than a 500 from deep below."""
-    if "\x00" in request.scope["path"] or any(
-        "\x00" in key + value for key, value in request.query_params.multi_items()
-    ):
-        return _error(400, ValueError("NUL characters are not allowed in paths or parameters"))
-    return await call_next(request)
+    refuses it in text outright): 400 for every route, rather than a 500 from deep below.
+
+    Plain ASGI, not ``BaseHTTPMiddleware``: that one would sit in the way of every upload's
+    body (it relays the stream through a task group per read)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and _names_a_nul(scope):
+            refusal = _error(
+                400, ValueError("NUL characters are not allowed in paths or parameters")
+            )
+            await refusal(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def _names_a_nul(scope: Scope) -> bool:
+    if "\x00" in scope["path"]:
+        return True
+    query = QueryParams(scope.get("query_string", b""))
+    return any("\x00" in key + value for key, value in query.multi_items())
 
 
 def install(app: FastAPI) -> None:
-    app.middleware("http")(refuse_nul_characters)
+    app.add_middleware(RefuseNulCharacters)
     app.add_exception_handler(RunRefused, run_refused)
     app.add_exception_handler(CatalogError, catalog_refused)
     app.add_exception_handler(StoreError, catalog_refused)
