@@ -80,7 +80,7 @@ class LocalStore(Store):
         if not pending.overwrite and os.path.lexists(pending.final):
             raise AlreadyExists(f"store {self.name}: {pending.final!r} appeared while writing")
         os.replace(pending.temp, pending.final)
-        _fsync_directory(os.path.dirname(pending.final))
+        fsync_directory(os.path.dirname(pending.final))
 
     def _abort_write(self, pending: PendingWrite) -> None:
         with suppress(OSError):
@@ -116,7 +116,7 @@ class LocalStore(Store):
         return shutil.disk_usage(self.root).total
 
 
-def _fsync_directory(path: str) -> None:
+def fsync_directory(path: str) -> None:
     """Make a rename durable: the new directory entry is only safe once the directory is."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:

@@ -41,7 +41,7 @@ from ..stores import (
     StoreReadOnly,
     safe_name,
 )
-from ..stores.local import LocalStore, _fsync_directory
+from ..stores.local import LocalStore, fsync_directory
 from ..stores.paths import TEMP_PREFIX
 from .messages import (
     Confirmation,
@@ -118,7 +118,7 @@ def _move_verified(
         with suppress(FileNotFoundError):
             os.unlink(temp)
         raise
-    _fsync_directory(parent)
+    fsync_directory(parent)
     return True
 
 
