@@ -177,36 +177,6 @@ def test_a_claim_that_loses_its_lane_to_another_tries_again_with_a_free_one(
     assert second is not None and {first.lane, second.lane} == {0, 1}
 
 
-def test_a_one_statement_claim_that_races_for_the_last_lane_gives_way(
-    open_instance, clock, database_url
-):
-    if not database_url.startswith("postgresql"):
-        pytest.skip("claims in one statement are PostgreSQL's; SQLite serialises writers")
-    instance = open_instance("tasks:\n  - {name: t, type: test_note}\n")
-    for _ in range(2):
-        instance.book.queue("t", "manual", clock.now())
-    lease = timedelta(minutes=1)
-    with instance.engine.connect() as first:
-        first.begin()
-        held = claims.claim_in_one_statement(
-            first, lanes={"t": 1}, executor="local", worker="w1", now=clock.now(), lease=lease
-        )
-        assert held is not None
-        # The second claim cannot see the first's lane yet: it takes the other run for the
-        # same lane, waits on the unique index, is refused once the first commits, and
-        # claims again, finding no free lane.
-        result: list[object] = []
-        second = threading.Thread(
-            target=lambda: result.append(instance.book.claim(["t"], "w2", clock.now(), lease))
-        )
-        second.start()
-        second.join(0.5)
-        first.commit()
-    second.join(30)
-    assert result == [None]
-    assert sorted(s[2] for s in run_states(instance)) == ["queued", "running"]
-
-
 def test_exclusive_with_waits_or_skips_while_the_partner_runs(open_instance, clock, recorder):
     instance = open_instance(
         "tasks:\n"

@@ -20,12 +20,10 @@ from sqlalchemy import (
     func,
     literal_column,
     select,
-    text,
     update,
 )
 
 from ..db.tables import runs, task_state
-from ..db.types import UTCDateTime
 from .record import Run, transition
 from .states import ABANDONED, QUEUED, RUNNING, SKIPPED
 
@@ -131,87 +129,6 @@ def claim_next(
         if run is not None:
             return run
     return None
-
-
-# PostgreSQL: a whole claim in one statement, for tasks without `requires` or
-# `exclusive_with` (their checks lock rows, so they take the transaction of `claim_next`). It
-# takes the oldest due run of a task with a free lane and puts it in a random free lane.
-# Races it closes: SKIP LOCKED keeps two claims off the same run, and two claims that pick
-# the same lane of a task at once are told apart by the unique index on running lanes, which
-# refuses the second with an IntegrityError (its caller claims again).
-CLAIM_IN_ONE_STATEMENT = (
-    text(
-        """
-WITH wanted AS (
-    SELECT task, lanes
-    FROM unnest(CAST(:tasks AS text[]), CAST(:lanes AS integer[])) AS wanted(task, lanes)
-    WHERE (SELECT count(*) FROM runs WHERE runs.task = wanted.task AND runs.state = 'running')
-          < wanted.lanes
-),
-candidate AS (
-    SELECT runs.id, runs.task, wanted.lanes
-    FROM runs JOIN wanted ON wanted.task = runs.task
-    WHERE runs.state = 'queued' AND runs.executor = :executor AND runs.not_before <= :now
-    ORDER BY runs.not_before, runs.id
-    LIMIT 1
-    FOR UPDATE OF runs SKIP LOCKED
-),
-lane AS (
-    SELECT free.lane
-    FROM candidate CROSS JOIN generate_series(0, candidate.lanes - 1) AS free(lane)
-    WHERE NOT EXISTS (
-        SELECT FROM runs
-        WHERE runs.task = candidate.task AND runs.state = 'running' AND runs.lane = free.lane
-    )
-    ORDER BY random()
-    LIMIT 1
-),
-moved AS (
-    UPDATE runs
-    SET state = 'running', lane = lane.lane, worker = :worker, started_at = :now,
-        lease_expires_at = :lease_expires_at
-    FROM candidate CROSS JOIN lane
-    WHERE runs.id = candidate.id
-    RETURNING runs.*
-),
-event AS (
-    INSERT INTO run_events (run_id, task, at, from_state, to_state, message)
-    SELECT moved.id, moved.task, :now, 'queued', 'running', 'started by ' || :worker
-    FROM moved
-)
-SELECT * FROM moved
-"""
-    )
-    .bindparams(
-        bindparam("now", type_=UTCDateTime()), bindparam("lease_expires_at", type_=UTCDateTime())
-    )
-    .columns(*runs.c)
-)
-
-
-def claim_in_one_statement(
-    connection: Connection,
-    *,
-    lanes: Mapping[str, int],
-    executor: str,
-    worker: str,
-    now: datetime,
-    lease: timedelta,
-) -> Run | None:
-    """Claim the oldest due queued run of the tasks in ``lanes`` (task → its concurrency),
-    or None. PostgreSQL only; run it in autocommit, where it is its own transaction."""
-    row = connection.execute(
-        CLAIM_IN_ONE_STATEMENT,
-        {
-            "tasks": list(lanes),
-            "lanes": list(lanes.values()),
-            "executor": executor,
-            "worker": worker,
-            "now": now,
-            "lease_expires_at": now + lease,
-        },
-    ).one_or_none()
-    return Run.from_row(row) if row is not None else None
 
 
 def start(

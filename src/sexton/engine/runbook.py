@@ -18,7 +18,6 @@ from .claims import (
     abandon,
     any_expired,
     check_rules,
-    claim_in_one_statement,
     claim_next,
     expired_runs,
     free_lane,
@@ -244,22 +243,8 @@ class RunBook:
     ) -> Run | None:
         """Claim the oldest due run this worker may start, or None. A claim that lost a lane
         to a simultaneous one is tried again from the start, in a new transaction."""
-        rules = {task: self.rules.get(task, ClaimRules()) for task in tasks}
-        in_one_statement = is_postgres(self.engine) and not any(
-            rule.requires or rule.exclusive_with for rule in rules.values()
-        )
         for _ in range(CLAIM_ATTEMPTS):
             try:
-                if in_one_statement:
-                    with self.statement_engine.connect() as connection:
-                        return claim_in_one_statement(
-                            connection,
-                            lanes={task: rule.concurrency for task, rule in rules.items()},
-                            executor=executor,
-                            worker=worker,
-                            now=now,
-                            lease=lease,
-                        )
                 with self.engine.begin() as connection:
                     return claim_next(
                         connection,
