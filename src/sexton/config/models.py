@@ -6,7 +6,15 @@ from datetime import timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from ..checksums import DEFAULT_ALGORITHM, check_algorithm
 from ..durations import parse_duration
@@ -23,6 +31,8 @@ class StoreRef:
 
 
 StoreName = Annotated[str, StoreRef()]
+# A checksum algorithm's name (`sha256`, `md5`, ...), refused with the list of known ones.
+Algorithm = Annotated[str, AfterValidator(check_algorithm)]
 StoreNames = Annotated[NameList, StoreRef()]
 OptionalStoreName = Annotated[str | None, StoreRef()]
 
@@ -228,7 +238,7 @@ class Settings(Strict):
     timezone: str = "UTC"
     api: ApiSettings = ApiSettings()
     stores: dict[str, StoreSettings] = {}
-    checksum: str = DEFAULT_ALGORITHM  # the algorithm new checksums are written in
+    checksum: Algorithm = DEFAULT_ALGORITHM  # the algorithm new checksums are written in
     history: HistorySettings = HistorySettings()
     worker: WorkerSettings = WorkerSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
@@ -243,8 +253,3 @@ class Settings(Strict):
     @classmethod
     def _timezone(cls, value: str) -> str | None:
         return check_timezone(value)
-
-    @field_validator("checksum")
-    @classmethod
-    def _checksum(cls, value: str) -> str:
-        return check_algorithm(value)

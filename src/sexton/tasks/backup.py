@@ -13,8 +13,7 @@ from ..backups.retention import RetentionPolicy, expired
 from ..backups.sources import Source
 from ..backups.verify import verify
 from ..catalog import ALLOWED, Arrival, CatalogError, UnknownStore
-from ..checksums import check_algorithm
-from ..config.models import StoreName
+from ..config.models import Algorithm, StoreName
 from ..stores import Store, StoreError, UnsafePath, safe_name
 from .base import RunContext, Task, TaskFailed, TaskParams
 
@@ -39,7 +38,7 @@ class BackupTask(Task):
         file_name: str = DEFAULT_NAME
         verify: bool = True
         retention: RetentionPolicy | None = None
-        checksum: str | None = None  # default: the config's `checksum:`
+        checksum: Algorithm | None = None  # default: the config's `checksum:`
 
         @field_validator("file_name")
         @classmethod
@@ -55,11 +54,6 @@ class BackupTask(Task):
             if "{date" not in value:
                 raise ValueError("the file_name template must contain {date...}: names must differ")
             return value
-
-        @field_validator("checksum")
-        @classmethod
-        def _algorithm(cls, value: str | None) -> str | None:
-            return None if value is None else check_algorithm(value)
 
         @model_validator(mode="after")
         def _retention_needs_verify(self) -> BackupTask.Params:

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from ..catalog import UnknownStore
-from ..checksums import check_algorithm
-from ..config.models import Duration, StoreName
+from ..config.models import Algorithm, Duration, StoreName
 from ..stores import StoreError
 from .base import NeedsAttention, RunContext, Task, TaskFailed, TaskInterrupted, TaskParams
 from .verify import Checked, check_copies, remove_stale_temps
@@ -37,12 +36,7 @@ class CheckIntegrityTask(Task):
         rolling: bool = False
         cycle: Duration = timedelta(days=30)  # rolling: how old a verification may get
         files_per_run: int | None = Field(default=None, ge=1)
-        algorithm: str | None = None  # for files never hashed; default: the config's
-
-        @field_validator("algorithm")
-        @classmethod
-        def _algorithm(cls, value: str | None) -> str | None:
-            return None if value is None else check_algorithm(value)
+        algorithm: Algorithm | None = None  # for files never hashed; default: the config's
 
     def run(self, ctx: RunContext) -> None:
         params: CheckIntegrityTask.Params = ctx.params

@@ -21,9 +21,8 @@ from pydantic import field_validator, model_validator
 from sqlalchemy import Engine
 
 from ..catalog import UnknownStore
-from ..checksums import check_algorithm
 from ..config import Config
-from ..config.models import Duration, StoreName
+from ..config.models import Algorithm, Duration, StoreName
 from ..drain.packing import DEFAULT_NAMING, check_naming
 from ..drain.records import ERROR, FINISHING, STOPPED, DrainBook
 from ..drain.steps import Drainer, DrainPlan, SeriesError, VerifyMode
@@ -48,7 +47,7 @@ class DrainTask(Task):
         naming: str = DEFAULT_NAMING
         min_age: Duration | None = None  # files modified more recently are still being written
         verify: VerifyMode = "checksum"
-        checksum: str | None = None  # default: the config's `checksum:`
+        checksum: Algorithm | None = None  # default: the config's `checksum:`
 
         @field_validator("prefix")
         @classmethod
@@ -66,11 +65,6 @@ class DrainTask(Task):
             if value <= 0:
                 raise ValueError("max_size must be more than 0 bytes")
             return value
-
-        @field_validator("checksum")
-        @classmethod
-        def _algorithm(cls, value: str | None) -> str | None:
-            return None if value is None else check_algorithm(value)
 
         @model_validator(mode="after")
         def _two_stores(self) -> DrainTask.Params:

@@ -13,8 +13,8 @@ from typing import BinaryIO
 from pydantic import field_validator
 
 from ..catalog import Hasher, ScanPlan, Scope, UnknownStore
-from ..checksums import Checksum, check_algorithm, hash_files_parallel
-from ..config.models import Duration, NameList, StoreName
+from ..checksums import Checksum, hash_files_parallel
+from ..config.models import Algorithm, Duration, NameList, StoreName
 from ..stores import EntryInfo, Store, StoreError, safe_name
 from .base import RunContext, Task, TaskFailed, TaskInterrupted, TaskParams
 
@@ -29,17 +29,12 @@ class ScanTask(Task):
         exclude: NameList = []
         min_age: Duration | None = None  # files modified more recently are still being written
         checksum_new: bool = False
-        checksum: str | None = None  # default: the config's `checksum:`
+        checksum: Algorithm | None = None  # default: the config's `checksum:`
 
         @field_validator("prefixes")
         @classmethod
         def _safe_prefixes(cls, value: list[str]) -> list[str]:
             return [safe_name(p.rstrip("/")) for p in value]
-
-        @field_validator("checksum")
-        @classmethod
-        def _algorithm(cls, value: str | None) -> str | None:
-            return None if value is None else check_algorithm(value)
 
     def run(self, ctx: RunContext) -> None:
         params: ScanTask.Params = ctx.params
