@@ -176,9 +176,22 @@ def _open_source(source: Source) -> BinaryIO:
     return open(source, "rb", buffering=0)  # noqa: SIM115 - closed by the caller's `with`
 
 
+def _algorithm_names(algos: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(check_algorithm(a) for a in algos))
+
+
+def _algorithms_per_source(
+    algos: Iterable[str] | Callable[[Source], Iterable[str]],
+) -> Callable[[Source], tuple[str, ...]]:
+    if callable(algos):
+        return lambda source: _algorithm_names(algos(source))
+    names = _algorithm_names(algos)
+    return lambda _source: names
+
+
 def hash_files_parallel(
     sources: Iterable[Source],
-    algos: Iterable[str],
+    algos: Iterable[str] | Callable[[Source], Iterable[str]],
     threads: int = DEFAULT_THREADS,
     chunk_size: int = CHUNK_SIZE,
 ) -> Iterator[HashResult]:
@@ -186,9 +199,11 @@ def hash_files_parallel(
 
     Sources are local paths or callables that open a binary file (e.g. ``store.open_read``
     bound to a name). They are pulled from ``sources`` lazily, at most two per thread in
-    flight, so a million-file iterable costs no more memory than a short one.
+    flight, so a million-file iterable costs no more memory than a short one, and a caller
+    that feeds one stream keeps every thread busy to the end. ``algos`` names the algorithms
+    for every source, or is a function giving each source its own.
     """
-    algo_names = tuple(dict.fromkeys(check_algorithm(a) for a in algos))
+    algos_of = _algorithms_per_source(algos)
     source_iter = iter(sources)
     pending: set[Future[HashResult]] = set()
     exhausted = False
@@ -200,7 +215,8 @@ def hash_files_parallel(
                     if source is None:
                         exhausted = True
                     else:
-                        pending.add(pool.submit(_hash_source, source, algo_names, chunk_size))
+                        future = pool.submit(_hash_source, source, algos_of(source), chunk_size)
+                        pending.add(future)
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
                     yield future.result()

@@ -10,18 +10,18 @@ killed writers left beside the checked copies are removed once stale.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 
 from pydantic import Field
 
-from ..catalog import UnknownStore
+from ..catalog import Copy, UnknownStore
 from ..config.models import Algorithm, Duration, StoreName
-from ..stores import StoreError
+from ..stores import Store, StoreError
 from .base import NeedsAttention, RunContext, Task, TaskFailed, TaskInterrupted, TaskParams
 from .verify import Checked, check_copies, remove_stale_temps
 
-# Copies fetched and hashed together: big enough to keep every hashing thread busy, small
-# enough that a kill loses little hashing.
+# Copies looked up in the catalog at a time.
 BATCH = 256
 # Corrupt copies named in the run's error; the events list them all.
 NAMED_IN_ERROR = 5
@@ -60,12 +60,7 @@ class CheckIntegrityTask(Task):
         algorithm = params.algorithm or ctx.catalog.checksum
         checked = Checked()
         try:
-            for start in range(0, len(due), BATCH):
-                copies = ctx.catalog.copies(due[start : start + BATCH])
-                remove_stale_temps(ctx, store, [c.path for c in copies])
-                check_copies(ctx, store, copies, algorithm, checked)
-                if checked.stopped:
-                    break
+            check_copies(ctx, store, _copies(ctx, store, due), algorithm, checked)
         except StoreError as exc:
             raise TaskFailed(str(exc)) from None
         ctx.event("checked", store=store.name, **checked.to_json())
@@ -78,3 +73,12 @@ class CheckIntegrityTask(Task):
             )
         if checked.stopped:
             raise TaskInterrupted("stopped before every due copy was checked; the next run resumes")
+
+
+def _copies(ctx: RunContext, store: Store, due: Sequence[int]) -> Iterator[Copy]:
+    """The due copies, looked up a batch at a time as the hashing reaches them; what killed
+    writers left beside them is cleared first."""
+    for start in range(0, len(due), BATCH):
+        copies = ctx.catalog.copies(due[start : start + BATCH])
+        remove_stale_temps(ctx, store, [c.path for c in copies])
+        yield from copies

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import errno
 import posixpath
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from itertools import groupby
 from typing import BinaryIO
 
 from ..catalog import Copy, Finding
-from ..checksums import Checksum, hash_files_parallel
+from ..checksums import Checksum, Source, hash_files_parallel
 from ..stores import Store
 from ..stores.paths import STALE_TEMP_AGE
 from .base import RunContext
@@ -40,15 +39,25 @@ class Checked:
         }
 
 
+# Outcomes recorded per transaction: a run killed mid-check loses at most this much hashing.
+RECORD_EVERY = 256
+
+
 @dataclass(frozen=True)
 class _Opener:
     """Opens one copy; hash results carry it back, so each result finds its copy."""
 
     store: Store
     copy: Copy
+    algorithm: str  # the one its file's checksum is in, so each copy is read once
 
     def __call__(self) -> BinaryIO:
         return self.store.open_read(self.copy.path)
+
+
+def _algorithms_of(source: Source) -> list[str]:
+    assert isinstance(source, _Opener)
+    return [source.algorithm]
 
 
 def algorithm_of(copy: Copy, default: str) -> str:
@@ -57,35 +66,35 @@ def algorithm_of(copy: Copy, default: str) -> str:
 
 
 def check_copies(
-    ctx: RunContext, store: Store, copies: Sequence[Copy], default_algorithm: str, into: Checked
+    ctx: RunContext, store: Store, copies: Iterable[Copy], default_algorithm: str, into: Checked
 ) -> None:
     """Hash ``copies`` (all on ``store``) several at a time and record each outcome.
 
-    Copies are grouped by the algorithm their file's checksum is in, so each is read once.
-    Outcomes are recorded per group in one transaction: a run killed mid-group loses only
-    hashing, which the next run repeats.
+    ``copies`` is read lazily as one stream, so the hashing threads stay busy across a
+    large file's tail. Outcomes are recorded ``RECORD_EVERY`` at a time, each batch in one
+    transaction.
     """
-    ordered = sorted(copies, key=lambda c: algorithm_of(c, default_algorithm))
-    for algo, group in groupby(ordered, key=lambda c: algorithm_of(c, default_algorithm)):
-        hashed: list[tuple[Copy, Checksum]] = []
-        gone: list[Copy] = []
-        for result in hash_files_parallel([_Opener(store, c) for c in group], [algo]):
-            assert isinstance(result.source, _Opener)
-            copy = result.source.copy
-            if result.error is None:
-                hashed.append((copy, result.checksums[algo]))
-            elif result.error.errno in GONE_ERRNOS:
-                gone.append(copy)
-            else:
-                into.unreadable += 1
-                ctx.event("unreadable", store=store.name, path=copy.path, error=result.error)
-            ctx.progress(items=1, bytes=result.size)
-            if ctx.should_stop():
-                into.stopped = True
-                break
-        _record(ctx, store, hashed, gone, into)
-        if into.stopped:
-            return
+    openers = (_Opener(store, c, algorithm_of(c, default_algorithm)) for c in copies)
+    hashed: list[tuple[Copy, Checksum]] = []
+    gone: list[Copy] = []
+    for result in hash_files_parallel(openers, _algorithms_of):
+        assert isinstance(result.source, _Opener)
+        copy = result.source.copy
+        if result.error is None:
+            hashed.append((copy, result.checksums[result.source.algorithm]))
+        elif result.error.errno in GONE_ERRNOS:
+            gone.append(copy)
+        else:
+            into.unreadable += 1
+            ctx.event("unreadable", store=store.name, path=copy.path, error=result.error)
+        ctx.progress(items=1, bytes=result.size)
+        if ctx.should_stop():
+            into.stopped = True
+            break
+        if len(hashed) + len(gone) >= RECORD_EVERY:
+            _record(ctx, store, hashed, gone, into)
+            hashed, gone = [], []
+    _record(ctx, store, hashed, gone, into)
 
 
 def _record(
@@ -95,6 +104,8 @@ def _record(
     gone: list[Copy],
     into: Checked,
 ) -> None:
+    if not hashed and not gone:
+        return
     for finding in ctx.catalog.record_checks(hashed):
         if finding.ok:
             into.verified += 1
