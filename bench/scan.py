@@ -74,7 +74,8 @@ def child(database: str, root: str) -> None:
     store = open_store("bench", StoreSettings(url=root))
     catalog = Catalog(engine, SystemClock())
     start = time.perf_counter()
-    report, _ = catalog.reconcile(ScanPlan(store="bench", source="scan:bench"), store.walk)
+    plan = ScanPlan(store="bench", source="scan:bench", read_ahead=store.listing_waits)  # as `scan`
+    report, _ = catalog.reconcile(plan, store.walk)
     seconds = time.perf_counter() - start
     print(json.dumps({"seconds": seconds, "report": report.to_json()}))
 

@@ -8,9 +8,16 @@ from datetime import timedelta
 
 from sexton.clock import FakeClock
 from sexton.engine.service import Instance
-from sexton.transfer.queue import DONE, TransferQueue
+from sexton.transfer.queue import DONE, TransferQueue, enqueue
 
 LEASE = timedelta(minutes=10)
+
+
+def add(instance: Instance, clock: FakeClock, *batches: str) -> None:
+    """Queue batches for the destination, as send_clone does with its answers."""
+    with instance.engine.begin() as connection:
+        for batch in batches:
+            enqueue(connection, batch, "destination", clock.now())
 
 
 def test_each_item_goes_to_one_consumer_and_comes_back_when_its_lease_lapses(
@@ -18,8 +25,7 @@ def test_each_item_goes_to_one_consumer_and_comes_back_when_its_lease_lapses(
 ) -> None:
     instance = open_instance("tasks: []\n")
     queue = TransferQueue(instance.engine, clock)
-    queue.add("b1", "destination")
-    queue.add("b2", "destination")
+    add(instance, clock, "b1", "b2")
 
     first = queue.claim(LEASE)
     second = queue.claim(LEASE)
@@ -39,7 +45,7 @@ def test_a_failed_attempt_waits_its_backoff_and_a_deferral_costs_no_attempt(
 ) -> None:
     instance = open_instance("tasks: []\n")
     queue = TransferQueue(instance.engine, clock)
-    queue.add("b1", "destination")
+    add(instance, clock, "b1")
     item = queue.claim(LEASE)
     assert item is not None
     queue.put_back(item, clock.now() + timedelta(minutes=1), "unreachable")

@@ -15,38 +15,12 @@ from transfer_sites import (
     SEXTON,
     TO_DESTINATION,
     Site,
-    destination_body,
+    assert_arrived_once,
+    prepare,
     source_body,
-    write_files,
 )
 
 from sexton.db.catalog_tables import transfers
-
-
-def prepare(
-    source: Site, destination: Site, count: int, destination_store: str | None = None
-) -> dict[str, bytes]:
-    source.write_config(source_body(destination))
-    destination.write_config(
-        destination_body(source, destination_store)
-        if destination_store
-        else destination_body(source)
-    )
-    written = write_files(source.store, count)
-    source.start()
-    destination.start()
-    source.trigger("scan")
-    return written
-
-
-def assert_arrived_once(source: Site, destination: Site, written: dict[str, bytes]) -> None:
-    """Every file is at the destination once, with its bytes, and confirmed at the source."""
-    assert destination.present_copies() == {name: 1 for name in written}
-    for name, data in written.items():
-        assert (destination.store / name).read_bytes() == data
-    assert destination.checksums() == source.checksums()
-    assert source.confirmed_remote("destination") == source.checksums()
-    assert source.present_copies() == {name: 1 for name in written}  # the source keeps its own
 
 
 def test_every_file_arrives_verified_once_and_the_source_records_it(
@@ -156,13 +130,13 @@ def test_a_full_destination_refuses_clearly_and_the_source_keeps_its_files(
     assert "destination refused 4 files" in run["error"]
     assert "no room on store store" in run["error"]
     states = source.transfer_states("outgoing")
-    assert sorted(s for _n, s in states) == ["failed"] * 4 + ["initiated"] * 2
+    assert sorted(s for _n, s in states) == ["cancelled"] * 4 + ["initiated"] * 2
     source.trigger("consumer")
     destination.trigger("receiver")
     assert len(destination.present_copies()) == 2
     assert source.present_copies() == {name: 1 for name in written}
     assert all((source.store / name).exists() for name in written)
-    run = source.trigger("sender")  # refused files are not offered again blindly
+    run = source.trigger("sender")  # not offered again before reoffer_refused_after (1d)
     assert len(source.transfer_states("outgoing")) == 6
 
 

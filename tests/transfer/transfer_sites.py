@@ -9,6 +9,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,9 @@ import sqlalchemy as sa
 
 from sexton.db import connect
 from sexton.db.catalog_tables import files, instances, remote_instances, transfers
+from sexton.db.tables import run_events
+from sexton.stores.paths import TEMP_PREFIX
+from sexton.transfer.messages import CHECKSUM_HEADER
 
 SEXTON = [sys.executable, "-m", "sexton"]
 ADMIN = "admin-token"
@@ -200,6 +205,52 @@ class Site:
     def checksums(self) -> dict[str, str]:
         return {n: c for n, c in self.rows(sa.select(files.c.name, files.c.checksum))}
 
+    def incoming(self) -> dict[str, int]:
+        """File name -> id of its latest incoming transfer (where its bytes are uploaded)."""
+        query = sa.select(transfers.c.name, transfers.c.id).where(
+            transfers.c.direction == "incoming"
+        )
+        return {name: id_ for name, id_ in self.rows(query.order_by(transfers.c.id))}
+
+    def events(self, task: str) -> list[str]:
+        query = (
+            sa.select(run_events.c.message)
+            .where(run_events.c.task == task, run_events.c.message.is_not(None))
+            .order_by(run_events.c.id)
+        )
+        return [message for (message,) in self.rows(query)]
+
+
+def temporary_files(root: Path) -> list[Path]:
+    """Unfinished writes under ``root``: what an upload is writing, or a killed one left."""
+    return sorted(root.rglob(f"{TEMP_PREFIX}*"))
+
+
+def wait_for(condition: Callable[[], object], what: str) -> None:
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+@contextmanager
+def half_upload(site: Site, incoming_id: int, data: bytes, checksum: str) -> Iterator[None]:
+    """Upload ``data`` to ``site`` as its source would, but send only the first half and
+    hold the connection open until the block ends; then drop it, as a killed client would.
+    The site is writing a temporary file for it by the time the block begins."""
+    before = set(temporary_files(site.staging))
+    head = (
+        f"PUT /api/v1/transfers/incoming/{incoming_id}/data HTTP/1.1\r\n"
+        f"Host: 127.0.0.1:{site.port}\r\n"
+        f"Authorization: Bearer {TO_DESTINATION}\r\n"
+        f"{CHECKSUM_HEADER}: {checksum}\r\n"
+        f"Content-Length: {len(data)}\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", site.port), timeout=30) as connection:
+        connection.sendall(head.encode() + data[: len(data) // 2])
+        wait_for(lambda: set(temporary_files(site.staging)) - before, "the upload to begin")
+        yield
+
 
 def write_files(root: Path, count: int, size: int = 2000) -> dict[str, bytes]:
     """``count`` small files of distinct content under ``root``, in a few directories."""
@@ -251,3 +302,35 @@ def destination_body(source: Site, store: str = "{url: 'file://{root}/store'}") 
     return destination_head(source, store) + (
         "tasks:\n  - {name: receiver, type: receive_clone, deletion_policy: DISALLOWED}\n"
     )
+
+
+def prepare(
+    source: Site,
+    destination: Site,
+    count: int,
+    destination_store: str | None = None,
+    sender: str = SENDER,
+) -> dict[str, bytes]:
+    """Both sites configured and serving, with ``count`` files written and scanned at the
+    source; returns the files' bytes by name."""
+    source.write_config(source_body(destination, sender))
+    destination.write_config(
+        destination_body(source, destination_store)
+        if destination_store
+        else destination_body(source)
+    )
+    written = write_files(source.store, count)
+    source.start()
+    destination.start()
+    source.trigger("scan")
+    return written
+
+
+def assert_arrived_once(source: Site, destination: Site, written: dict[str, bytes]) -> None:
+    """Every file is at the destination once, with its bytes, and confirmed at the source."""
+    assert destination.present_copies() == {name: 1 for name in written}
+    for name, data in written.items():
+        assert (destination.store / name).read_bytes() == data
+    assert destination.checksums() == source.checksums()
+    assert source.confirmed_remote("destination") == source.checksums()
+    assert source.present_copies() == {name: 1 for name in written}  # the source keeps its own

@@ -52,6 +52,7 @@ class ScanPlan:
     newer_than_skip: float | None = None
     hasher: Hasher | None = None  # hash new and changed files now; None: size and mtime only
     batch_size: int = BATCH_SIZE
+    read_ahead: bool = True  # read the listing in a thread: it mostly waits (network stores)
 
 
 def reconcile(
@@ -101,14 +102,17 @@ def _pass(
 ) -> bool:
     """One walk through the listing; ``counts["found"]`` ends as the number of listed copies
     the catalog now holds as present or corrupt. False if stopped before the end."""
-    with _ReadAhead(entries, plan.batch_size) as batches:
+    reader = _ReadAhead if plan.read_ahead else _InLine
+    with reader(entries, plan.batch_size) as batches:
         for listed in batches:
             if should_stop():
                 return False
             hashed_before = counts["hashed_bytes"]
             # Last listing of a name wins: a listing file may repeat one, and a batch's
             # inserts may touch each row once only (PostgreSQL's ON CONFLICT DO UPDATE).
-            batch = list({e.name: e for e in listed if plan.scope.holds(e.name)}.values())
+            if not plan.scope.holds_everything:
+                listed = [e for e in listed if plan.scope.holds(e.name)]
+            batch = list({e.name: e for e in listed}.values())
             if batch:
                 _apply_batch(engine, clock, plan, batch, counts, sweep)
             progress(len(batch), counts["hashed_bytes"] - hashed_before)
@@ -168,6 +172,20 @@ class _ReadAhead:
         return False
 
 
+class _InLine:
+    """Batches of a listing, read in the caller's thread between writes."""
+
+    def __init__(self, entries: Iterable[EntryInfo], size: int) -> None:
+        self._entries = iter(entries)
+        self._size = size
+
+    def __enter__(self) -> Iterator[list[EntryInfo]]:
+        return iter(lambda: list(islice(self._entries, self._size)), [])
+
+    def __exit__(self, *_exc: object) -> None:
+        pass
+
+
 def _apply_batch(
     engine: Engine,
     clock: Clock,
@@ -176,6 +194,21 @@ def _apply_batch(
     counts: Counter[str],
     sweep: str | None,
 ) -> None:
+    # Most of a rescan is files listed as the catalog has them: found with one narrow query
+    # and a set intersection. Skipped in a sweep, which needs every copy's id, and once a
+    # pass has found nothing unchanged (a first scan), where it would only add a query.
+    if sweep is None and (counts["listed"] == 0 or counts["unchanged"] > 0):
+        with reading(engine) as connection:
+            as_recorded = scanned.listed_as_recorded(
+                connection, plan.store, [e.name for e in batch]
+            )
+        listed = len(batch)
+        batch = [e for e in batch if e not in as_recorded]
+        counts["listed"] += listed - len(batch)
+        counts["found"] += listed - len(batch)
+        counts["unchanged"] += listed - len(batch)
+        if not batch:
+            return
     counts["listed"] += len(batch)
     with reading(engine) as connection:
         known = scanned.known_instances(connection, plan.store, [e.name for e in batch])

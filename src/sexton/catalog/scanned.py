@@ -52,9 +52,31 @@ class Observed(NamedTuple):
 
 
 def known_instances(connection: Connection, store: str, names: Sequence[str]) -> dict[str, Known]:
-    """The catalog's record of each name on ``store``: one indexed lookup for the batch.
+    """The catalog's record of each name on ``store``: one indexed lookup for the batch."""
+    rows = _by_path(connection, "path, id, size_seen, mtime_seen, state", store, names)
+    return {row[0]: Known._make(row) for row in rows}
 
-    Sent through the driver: a rescan is this query and nothing else, and SQLAlchemy's
+
+def listed_as_recorded(
+    connection: Connection, store: str, names: Sequence[str]
+) -> set[tuple[str, int | None, float | None]]:
+    """(name, size, mtime) of each of ``names`` on ``store``, as the catalog holds them: the
+    rows compare equal to the ``EntryInfo`` of a file listed unchanged, so a rescan finds its
+    unchanged files with a set intersection instead of a loop in Python.
+
+    A copy not expected in a listing (missing, deleted) gets no size, so it equals no listed
+    file. The state is tested in the select list, not the filter, which would lead the
+    planners to the (store, state) index and a read of every copy on the store.
+    """
+    states = ", ".join(f"'{state}'" for state in LISTED_STATES)
+    columns = f"path, CASE WHEN state IN ({states}) THEN size_seen END, mtime_seen"
+    return set(_by_path(connection, columns, store, names))
+
+
+def _by_path(connection: Connection, columns: str, store: str, names: Sequence[str]) -> list[Any]:
+    """``columns`` of the instances of ``names`` on ``store``, one indexed lookup for all.
+
+    Sent through the driver: a rescan is this query and little else, and SQLAlchemy's
     per-parameter and per-row processing would cost more than the database's work.
     """
     cursor = _driver(connection).cursor()
@@ -63,22 +85,19 @@ def known_instances(connection: Connection, store: str, names: Sequence[str]) ->
             # The names as one JSON text: psycopg adapts a list item by item in Python, which
             # costs more than the lookup.
             cursor.execute(
-                "SELECT path, id, size_seen, mtime_seen, state FROM instances"
-                " WHERE store = %s"
+                f"SELECT {columns} FROM instances WHERE store = %s"
                 " AND path = ANY(ARRAY(SELECT json_array_elements_text(%s::json)))",
                 (store, json.dumps(names)),
             )
         else:
             marks = ", ".join("?" * len(names))
             cursor.execute(
-                "SELECT path, id, size_seen, mtime_seen, state FROM instances"
-                f" WHERE store = ? AND path IN ({marks})",
+                f"SELECT {columns} FROM instances WHERE store = ? AND path IN ({marks})",
                 (store, *names),
             )
-        rows = cursor.fetchall()
+        return cursor.fetchall()  # type: ignore[no-any-return]
     finally:
         cursor.close()
-    return {row[0]: Known._make(row) for row in rows}
 
 
 def add_new(

@@ -31,6 +31,10 @@ class Scope:
     def has_globs(self) -> bool:
         return bool(self.include or self.exclude)
 
+    @property
+    def holds_everything(self) -> bool:
+        return not (self.prefixes or self.has_globs)
+
     def holds(self, name: str) -> bool:
         """Whether a file of this name is in scope."""
         if self.prefixes and not any(name.startswith(p + "/") for p in self.prefixes):

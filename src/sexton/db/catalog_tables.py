@@ -142,7 +142,8 @@ transfers = Table(
     Column("store", String(200)),
     Column("remote_id", Integer),  # the other end's transfer id, for callbacks
     Column("staging_path", Text),  # where the bytes wait at the destination before ingest
-    # The destination said no (no room, another checksum): not retried until a person acts.
+    # The destination said no. State cancelled (no room, a disabled store): offered again after
+    # send_clone's reoffer_refused_after. State failed (another checksum): not offered again.
     Column("refused", Boolean, nullable=False, server_default=text("false")),
 )
 Index("ix_transfers_file_id", transfers.c.file_id)

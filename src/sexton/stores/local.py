@@ -24,26 +24,36 @@ from sexton.stores.store import PendingWrite, Store
 class LocalStore(Store):
     """A directory tree on this host (``file://`` URLs or plain paths)."""
 
+    # A walk is system calls and Python, holding the GIL between them: in a thread beside
+    # the catalog writes it slowed a million-file rescan by a quarter (bench/scan.py).
+    listing_waits = False
+
     def _walk_under(self, top: str, relative: str) -> Iterator[EntryInfo]:
         # Depth-first with an explicit stack of directories still to visit: memory grows with
-        # the number of pending directories, never with the number of files.
+        # the number of pending directories, never with the number of files. Each directory
+        # is listed through an open descriptor, so its files are stat'ed relative to it
+        # (fstatat) instead of through their whole path: a quarter of the walk's time.
         stack = [(top, relative)]
         while stack:
             directory, prefix = stack.pop()
             try:
-                entries = os.scandir(directory)
+                fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
             except (FileNotFoundError, NotADirectoryError):
                 continue  # a prefix that does not exist, or a directory removed meanwhile
-            with entries:
-                for entry in entries:
-                    if entry.is_dir(follow_symlinks=False):
-                        stack.append((entry.path, f"{prefix}{entry.name}/"))
-                    elif entry.is_file() and not is_temp_name(entry.name):
-                        try:
-                            st = entry.stat()
-                        except FileNotFoundError:
-                            continue  # deleted between listing and stat
-                        yield EntryInfo(prefix + entry.name, st.st_size, st.st_mtime)
+            try:
+                with os.scandir(fd) as entries:
+                    for entry in entries:
+                        name = entry.name
+                        if entry.is_dir(follow_symlinks=False):
+                            stack.append((f"{directory}/{name}", f"{prefix}{name}/"))
+                        elif entry.is_file() and not is_temp_name(name):
+                            try:
+                                st = entry.stat()
+                            except FileNotFoundError:
+                                continue  # deleted between listing and stat
+                            yield EntryInfo(prefix + name, st.st_size, st.st_mtime)
+            finally:
+                os.close(fd)
 
     def _check_root(self) -> None:
         if not os.path.isdir(self.root):

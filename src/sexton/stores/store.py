@@ -47,6 +47,10 @@ class PendingWrite:
 class Store:
     """A store on any fsspec filesystem; ``root`` is the filesystem path of the store's top."""
 
+    # Listing mostly waits on a network: a scan reads the listing ahead in a thread while it
+    # writes to the catalog (see ``catalog.reconcile``).
+    listing_waits = True
+
     def __init__(
         self, name: str, settings: StoreSettings, fs: fsspec.AbstractFileSystem, root: str
     ) -> None:

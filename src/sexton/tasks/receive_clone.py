@@ -2,23 +2,27 @@
 sent here. Each staged file is verified (size, checksum) while it is moved into the store
 under a temporary name, registered with the task's deletion policy, and reported to its
 source; one that does not match is failed at both ends and its staged bytes removed, so the
-source sends it again.
+source sends it again. Each run also removes what uploads cut off by a kill left in staging,
+once stale.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import timedelta
 
 from pydantic import Field, field_validator
 
 from ..catalog import DISALLOWED, CatalogError, deletion_policy
 from ..stores import StoreError, StoreFull
+from ..stores.paths import STALE_TEMP_AGE
 from ..transfer.messages import Confirmation
-from ..transfer.records import INCOMING, STAGED
+from ..transfer.records import FINAL, INCOMING, STAGED, TransferBook
 from ..transfer.runs import SiteRun
 from ..transfer.sites import SiteError
 from ..transfer.staging import Receiver, ReceiveRefused
 from .base import RunContext, Task, TaskFailed, TaskInterrupted, TaskParams
+from .verify import remove_stale_temps
 
 
 class ReceiveCloneTask(Task):
@@ -43,6 +47,7 @@ class ReceiveCloneTask(Task):
         full: str | None = None
         with SiteRun(ctx) as sites:
             receiver = Receiver(sites.settings, ctx.catalog, ctx.stores)
+            self._sweep_staging(ctx, sites.book, receiver)
             staged = sites.book.in_flight(INCOMING, (STAGED,), limit=params.files_per_run)
             ctx.progress(total=len(staged))
             for transfer in staged:
@@ -74,6 +79,31 @@ class ReceiveCloneTask(Task):
             )
         if ctx.should_stop() and sum(len(c) for c in done.values()) < len(staged):
             raise TaskInterrupted("stopped before every staged file was ingested")
+
+    @staticmethod
+    def _sweep_staging(ctx: RunContext, book: TransferBook, receiver: Receiver) -> None:
+        """Remove what uploads cut off by a kill left in staging: temporary files unwritten
+        for ``STALE_TEMP_AGE`` beside incoming transfers' files, each named in an event (an
+        upload that fails while this site lives on removes its own at once). A transfer
+        finished longer ago than that can have nothing newer there: once swept, its
+        directory is not looked at again."""
+        leftovers = book.staging_leftovers()
+        if not leftovers:
+            return
+        done_before = ctx.now() - timedelta(seconds=STALE_TEMP_AGE)
+        try:
+            staging = receiver.staging()
+            remove_stale_temps(ctx, staging, [t.staging_path or "" for t in leftovers])
+        except (ReceiveRefused, StoreError, OSError) as exc:  # ingesting matters more
+            ctx.event("staging not swept", error=exc)
+            return
+        book.forget_staging(
+            [
+                t.id
+                for t in leftovers
+                if t.state in FINAL and t.finished_at is not None and t.finished_at < done_before
+            ]
+        )
 
     @staticmethod
     def _call_back(ctx: RunContext, sites: SiteRun, done: dict[str, list[Confirmation]]) -> None:

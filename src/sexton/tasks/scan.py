@@ -51,6 +51,7 @@ class ScanTask(Task):
             scope=scope,
             newer_than_skip=skip_after,
             hasher=store_hasher(store, algorithm) if params.checksum_new else None,
+            read_ahead=store.listing_waits,
         )
         try:
             report, complete = ctx.catalog.reconcile(

@@ -2,8 +2,10 @@
 accepted ones for ``consume_queue``.
 
 The destination answers per file: accepted (the bytes are to follow), already held with the
-same checksum (a confirmed remote instance at once), or refused — no room, another checksum —
-which is recorded and reported and not offered again until a person acts.
+same checksum (a confirmed remote instance at once), or refused, which is recorded and
+reported. A file refused for a reason that may pass (no room, a disabled store) is offered
+again after ``reoffer_refused_after``; one refused for good (another checksum) is not
+offered again automatically.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from datetime import timedelta
 
 from pydantic import Field, model_validator
 
+from ..config.models import Duration
+from ..durations import format_duration
 from ..transfer.messages import MAX_BATCH, OfferedFile, StageRequest
-from ..transfer.queue import TransferQueue
-from ..transfer.records import FAILED
+from ..transfer.records import FAILED, Refusal
 from ..transfer.runs import SiteRun
 from ..transfer.sites import SiteError
 from .base import RunContext, Task, TaskFailed, TaskParams
@@ -30,6 +33,8 @@ class SendCloneTask(Task):
         age_in_days: int | None = Field(default=7, ge=0)
         store_preference: str | None = None
         send_batch_size: int = Field(default=128, ge=1, le=MAX_BATCH)
+        # How long a file refused for lack of room waits before it is offered again.
+        reoffer_refused_after: Duration = timedelta(days=1)
 
         @model_validator(mode="after")
         def _one_destination(self) -> SendCloneTask.Params:
@@ -46,14 +51,17 @@ class SendCloneTask(Task):
         window = (
             None if params.age_in_days is None else ctx.now() - timedelta(days=params.age_in_days)
         )
-        queue = TransferQueue(ctx.catalog.engine, ctx.catalog.clock)
-        counts = {"accepted": 0, "held": 0, "refused": 0}
-        refusals: list[str] = []
+        counts = {"accepted": 0, "held": 0, "refused": 0, "unanswered": 0}
+        refusals: list[Refusal] = []
         with SiteRun(ctx) as sites:
             me, client = sites.me, sites.client(params.site)
             while not ctx.should_stop():
                 chosen = sites.book.candidates(
-                    params.site, params.store_preference, window, params.send_batch_size
+                    params.site,
+                    params.store_preference,
+                    window,
+                    params.send_batch_size,
+                    refused_before=ctx.now() - params.reoffer_refused_after,
                 )
                 if not chosen:
                     break
@@ -68,38 +76,25 @@ class SendCloneTask(Task):
                 except SiteError as exc:
                     sites.book.set_state(ids, FAILED, str(exc))
                     raise TaskFailed(f"could not offer a batch to {params.site}: {exc}") from None
-                answers = {a.id: a for a in reply.files}
-                by_id = {t.id: t for t in sites.book.by_ids(ids)}
-                for id_ in ids:
-                    answer = answers.get(id_)
-                    if answer is None:
-                        sites.book.set_state([id_], FAILED, "the destination did not answer for it")
-                    elif answer.answer == "accepted" and answer.incoming_id is not None:
-                        sites.book.accepted(id_, answer.incoming_id, answer.staging_path)
-                        counts["accepted"] += 1
-                    elif answer.answer == "held" and answer.store and answer.checksum:
-                        if not sites.book.complete_outgoing(
-                            by_id[id_], answer.store, answer.checksum
-                        ):
-                            sites.book.set_state(
-                                [id_],
-                                FAILED,
-                                f"{params.site} holds it with another checksum",
-                                refused=True,
-                            )
-                        counts["held"] += 1
-                    else:
-                        reason = answer.reason or "refused without a reason"
-                        sites.book.set_state([id_], FAILED, reason, refused=True)
-                        refusals.append(f"{by_id[id_].name}: {reason}")
-                        counts["refused"] += 1
-                if any(a.answer == "accepted" for a in reply.files):
-                    queue.add(batch, params.site)
+                answered = sites.book.record_answers(params.site, batch, ids, reply.files)
+                counts["accepted"] += answered.accepted
+                counts["held"] += answered.held
+                counts["unanswered"] += answered.unanswered
+                counts["refused"] += len(answered.refused)
+                refusals += answered.refused
                 ctx.progress(items=len(ids))
         ctx.event("offered", destination=params.site, **counts)
         if refusals:
-            shown = "; ".join(refusals[:3])
-            raise TaskFailed(
-                f"{params.site} refused {len(refusals)} files, kept here and not offered again "
-                f"until looked at ({shown})"
-            )
+            raise TaskFailed(_refused(params.site, refusals, params.reoffer_refused_after))
+
+
+def _refused(site: str, refusals: list[Refusal], wait: timedelta) -> str:
+    """The run's error: how many files were refused, what becomes of them, and a few whys."""
+    for_now = sum(r.for_now for r in refusals)
+    parts = []
+    if for_now:
+        parts.append(f"{for_now} offered again in {format_duration(wait)} at the earliest")
+    if for_now < len(refusals):
+        parts.append(f"{len(refusals) - for_now} not offered again until looked at")
+    shown = "; ".join(f"{r.name}: {r.reason}" for r in refusals[:3])
+    return f"{site} refused {len(refusals)} files, kept here: {', '.join(parts)} ({shown})"

@@ -56,6 +56,8 @@ class StageAnswer(Message):
     store: str | None = None  # held: the store holding it
     checksum: str | None = None  # held: the verified checksum there
     reason: str | None = None  # refused: why
+    # Refused for a reason that may pass (no room, a disabled store): offered again later.
+    retry: bool = False
 
 
 class StageReply(Message):

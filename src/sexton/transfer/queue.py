@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, or_, select, update
+from sqlalchemy import Connection, Engine, or_, select, update
 
 from ..clock import Clock
 from ..db import is_postgres
@@ -31,24 +31,25 @@ class QueueItem:
     attempts: int  # including the one just begun
 
 
+def enqueue(connection: Connection, batch: str, site: str, now: datetime) -> None:
+    """One pending item for a batch, in the caller's transaction (``send_clone`` records its
+    answers in the same one)."""
+    connection.execute(
+        transfer_queue.insert().values(
+            batch=batch,
+            site=site,
+            state=PENDING,
+            not_before=now,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+
+
 class TransferQueue:
     def __init__(self, engine: Engine, clock: Clock) -> None:
         self.engine = engine
         self.clock = clock
-
-    def add(self, batch: str, site: str) -> None:
-        now = self.clock.now()
-        with self.engine.begin() as connection:
-            connection.execute(
-                transfer_queue.insert().values(
-                    batch=batch,
-                    site=site,
-                    state=PENDING,
-                    not_before=now,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
 
     def claim(
         self, lease: timedelta, skip: set[int] | frozenset[int] = frozenset()

@@ -2,15 +2,18 @@
 confirmed a verified copy.
 
 A source's row is ``outgoing``: one per file per attempt, ``initiated -> ongoing -> staged ->
-completed | failed | cancelled``. A destination's is ``incoming`` with the source's id in
-``remote_id``; it gets a ``file_id`` when the file is ingested. Every change is one short
-transaction, so a process killed at any moment leaves rows a later run can carry on from.
+completed | failed | cancelled``. One the destination refused has ``refused`` set and is
+``failed`` when the refusal is for good (another checksum), or ``cancelled`` when it may pass
+(no room), so that the file is offered again after a wait. A destination's is ``incoming``
+with the source's id in ``remote_id``; it gets a ``file_id`` when the file is ingested. Every
+change is one short transaction, so a process killed at any moment leaves rows a later run
+can carry on from.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +26,8 @@ from ..catalog.upsert import insert_for
 from ..clock import Clock
 from ..db import reading
 from ..db.catalog_tables import files, instances, remote_instances, transfers
+from .messages import StageAnswer
+from .queue import enqueue
 
 OUTGOING = "outgoing"
 INCOMING = "incoming"
@@ -126,6 +131,95 @@ def _chunks(ids: Sequence[int]) -> list[list[int]]:
     return [list(ids[i : i + CHUNK]) for i in range(0, len(ids), CHUNK)]
 
 
+def _insert_transfer(
+    connection: Connection,
+    now: datetime,
+    *,
+    direction: str,
+    site: str,
+    batch: str,
+    name: str,
+    size: int,
+    checksum: str,
+    store: str,
+    file_id: int | None = None,
+    remote_id: int | None = None,
+    staging_path: str | None = None,
+) -> int:
+    """A new ``initiated`` transfer row, at either end; returns its id."""
+    result = connection.execute(
+        transfers.insert()
+        .values(
+            direction=direction,
+            site=site,
+            state=INITIATED,
+            batch=batch,
+            name=name,
+            size=size,
+            checksum=checksum,
+            store=store,
+            file_id=file_id,
+            remote_id=remote_id,
+            staging_path=staging_path,
+            started_at=now,
+            updated_at=now,
+        )
+        .returning(transfers.c.id)
+    )
+    return int(result.scalar_one())
+
+
+def _set_state(
+    connection: Connection,
+    ids: Sequence[int],
+    state: str,
+    now: datetime,
+    error: str | None = None,
+    *,
+    refused: bool = False,
+    only_from: Sequence[str] = IN_FLIGHT,
+) -> int:
+    """Move transfers still in ``only_from`` to ``state``; returns how many moved."""
+    values: dict[str, Any] = {"state": state, "updated_at": now, "error": error}
+    if state in FINAL:
+        values["finished_at"] = now
+    if refused:
+        values["refused"] = True
+    moved = 0
+    for chunk in _chunks(ids):
+        result = connection.execute(
+            update(transfers)
+            .where(transfers.c.id.in_(chunk), transfers.c.state.in_(only_from))
+            .values(**values)
+        )
+        moved += result.rowcount
+    return moved
+
+
+def _complete(
+    connection: Connection,
+    transfer: Transfer,
+    store: str,
+    checksum: str,
+    now: datetime,
+    only_from: Sequence[str] = IN_FLIGHT,
+) -> bool:
+    """Completed, with a confirmed remote instance; False (nothing written) when
+    ``checksum`` is not the file's: that copy vouches for nothing."""
+    recorded = connection.execute(
+        select(files.c.checksum).where(files.c.id == transfer.file_id)
+    ).scalar_one_or_none()
+    if recorded is None or recorded != checksum or transfer.file_id is None:
+        return False
+    record_remote(connection, transfer.file_id, transfer.site, store, checksum, now)
+    connection.execute(
+        update(transfers)
+        .where(transfers.c.id == transfer.id, transfers.c.state.in_(only_from))
+        .values(state=COMPLETED, updated_at=now, finished_at=now, error=None)
+    )
+    return True
+
+
 def record_remote(
     connection: Connection, file_id: int, site: str, store: str, checksum: str, now: datetime
 ) -> None:
@@ -143,6 +237,35 @@ def record_remote(
             set_=confirmed,
         )
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A file the destination would not take, and whether it is offered again later."""
+
+    name: str
+    reason: str
+    for_now: bool  # the reason may pass (no room): offered again after a wait
+
+
+@dataclass
+class Answered:
+    """What the destination's answers to a batch came to."""
+
+    accepted: int = 0
+    held: int = 0
+    unanswered: int = 0
+    refused: list[Refusal] = field(default_factory=list)
+
+
+def _refuse(
+    connection: Connection, transfer: Transfer, reason: str, now: datetime, for_now: bool = False
+) -> Refusal:
+    """Close a refused transfer: ``cancelled`` when the reason may pass (``candidates``
+    offers the file again after a wait), else ``failed`` for good; ``refused`` either way."""
+    state = CANCELLED if for_now else FAILED
+    _set_state(connection, [transfer.id], state, now, reason, refused=True)
+    return Refusal(transfer.name or "", reason, for_now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,10 +378,16 @@ class TransferBook:
     # -- the source's side -----------------------------------------------------------------
 
     def candidates(
-        self, site: str, preference: str | None, created_after: datetime | None, limit: int
+        self,
+        site: str,
+        preference: str | None,
+        created_after: datetime | None,
+        limit: int,
+        refused_before: datetime,
     ) -> list[Candidate]:
         """Hashed files with a present copy here, no confirmed copy at ``site``, no transfer
-        to it in flight and none it refused; oldest first. Each comes with the store to read
+        to it in flight, none it refused for good, and none it refused for a passing reason
+        (no room) since ``refused_before``; oldest first. Each comes with the store to read
         from: ``preference`` when it holds a present copy, else the first store by name."""
         sent = and_(
             transfers.c.file_id == files.c.id,
@@ -275,6 +404,12 @@ class TransferBook:
             ),
             ~exists().where(sent, transfers.c.state.in_(IN_FLIGHT)),
             ~exists().where(sent, transfers.c.refused.is_(True), transfers.c.state == FAILED),
+            ~exists().where(
+                sent,
+                transfers.c.refused.is_(True),
+                transfers.c.state == CANCELLED,
+                transfers.c.finished_at >= refused_before,
+            ),
         ]
         if created_after is not None:
             conditions.append(
@@ -310,38 +445,74 @@ class TransferBook:
         """Record ``initiated`` transfers for a batch, before the destination is asked, so a
         crash after asking leaves rows the hypervisor can settle; returns their ids."""
         now = self.clock.now()
-        ids = []
         with self.engine.begin() as connection:
-            for c in chosen:
-                result = connection.execute(
-                    transfers.insert()
-                    .values(
-                        file_id=c.file_id,
-                        direction=OUTGOING,
-                        site=site,
-                        state=INITIATED,
-                        batch=batch,
-                        name=c.name,
-                        size=c.size,
-                        checksum=c.checksum,
-                        store=c.store,
-                        started_at=now,
-                        updated_at=now,
-                    )
-                    .returning(transfers.c.id)
+            return [
+                _insert_transfer(
+                    connection,
+                    now,
+                    direction=OUTGOING,
+                    site=site,
+                    batch=batch,
+                    file_id=c.file_id,
+                    name=c.name,
+                    size=c.size,
+                    checksum=c.checksum,
+                    store=c.store,
                 )
-                ids.append(int(result.scalar_one()))
-        return ids
+                for c in chosen
+            ]
 
-    def accepted(self, transfer_id: int, incoming_id: int, staging_path: str | None) -> None:
+    def record_answers(
+        self, site: str, batch: str, offered: Sequence[int], answers: Sequence[StageAnswer]
+    ) -> Answered:
+        """Record the destination's answers to a batch, and queue the batch if it accepted
+        any, in one transaction: a crash leaves the batch either as asked (``initiated``
+        rows, which the hypervisor settles with the destination) or wholly recorded.
+
+        Accepted: where its bytes go. Held with the file's checksum: completed, with a
+        confirmed remote instance. Refused for a reason that may pass (no room): cancelled,
+        and offered again after a wait (``candidates``). Refused for good (another
+        checksum, here or there): failed, and not offered again. Not answered: failed,
+        offered again by the next run."""
+        now = self.clock.now()
+        by_id = {a.id: a for a in answers}
+        answered = Answered()
         with self.engine.begin() as connection:
-            connection.execute(
-                update(transfers)
-                .where(transfers.c.id == transfer_id)
-                .values(
-                    remote_id=incoming_id, staging_path=staging_path, updated_at=self.clock.now()
-                )
-            )
+            rows: dict[int, Transfer] = {}
+            for chunk in _chunks(offered):
+                found = connection.execute(select(transfers).where(transfers.c.id.in_(chunk)))
+                rows.update((r.id, _transfer(r)) for r in found)
+            for id_ in offered:
+                transfer, answer = rows.get(id_), by_id.get(id_)
+                if transfer is None:  # its file was deleted meanwhile, and the row with it
+                    continue
+                if answer is None:
+                    _set_state(connection, [id_], FAILED, now, "the destination did not answer")
+                    answered.unanswered += 1
+                elif answer.answer == "accepted" and answer.incoming_id is not None:
+                    connection.execute(
+                        update(transfers)
+                        .where(transfers.c.id == id_)
+                        .values(
+                            remote_id=answer.incoming_id,
+                            staging_path=answer.staging_path,
+                            updated_at=now,
+                        )
+                    )
+                    answered.accepted += 1
+                elif answer.answer == "held" and answer.store and answer.checksum:
+                    if _complete(connection, transfer, answer.store, answer.checksum, now):
+                        answered.held += 1
+                    else:
+                        reason = f"{site} holds it with another checksum"
+                        answered.refused.append(_refuse(connection, transfer, reason, now))
+                else:
+                    reason = answer.reason or "refused without a reason"
+                    refusal = _refuse(connection, transfer, reason, now, for_now=answer.retry)
+                    answered.refused.append(refusal)
+            if answered.accepted:
+                enqueue(connection, batch, site, now)
+        return answered
 
     def set_state(
         self,
@@ -349,27 +520,12 @@ class TransferBook:
         state: str,
         error: str | None = None,
         *,
-        refused: bool = False,
         only_from: Sequence[str] = IN_FLIGHT,
     ) -> int:
         """Move transfers to ``state`` (only those still in ``only_from``); returns how many
         moved. A final state is never left, so a late or repeated answer changes nothing."""
-        now = self.clock.now()
-        values: dict[str, Any] = {"state": state, "updated_at": now, "error": error}
-        if state in FINAL:
-            values["finished_at"] = now
-        if refused:
-            values["refused"] = True
-        moved = 0
         with self.engine.begin() as connection:
-            for chunk in _chunks(ids):
-                result = connection.execute(
-                    update(transfers)
-                    .where(transfers.c.id.in_(chunk), transfers.c.state.in_(only_from))
-                    .values(**values)
-                )
-                moved += result.rowcount
-        return moved
+            return _set_state(connection, ids, state, self.clock.now(), error, only_from=only_from)
 
     def complete_outgoing(
         self, transfer: Transfer, store: str, checksum: str, only_from: Sequence[str] = IN_FLIGHT
@@ -377,20 +533,8 @@ class TransferBook:
         """The destination holds a verified copy with ``checksum``: completed, and a confirmed
         remote instance, in one transaction. False (and nothing written) when ``checksum`` is
         not the file's: that copy vouches for nothing."""
-        now = self.clock.now()
         with self.engine.begin() as connection:
-            recorded = connection.execute(
-                select(files.c.checksum).where(files.c.id == transfer.file_id)
-            ).scalar_one_or_none()
-            if recorded is None or recorded != checksum or transfer.file_id is None:
-                return False
-            record_remote(connection, transfer.file_id, transfer.site, store, checksum, now)
-            connection.execute(
-                update(transfers)
-                .where(transfers.c.id == transfer.id, transfers.c.state.in_(only_from))
-                .values(state=COMPLETED, updated_at=now, finished_at=now, error=None)
-            )
-        return True
+            return _complete(connection, transfer, store, checksum, self.clock.now(), only_from)
 
     def confirm_by_name(self, site: str, name: str, store: str, checksum: str) -> str:
         """A copy ``site`` holds of file ``name`` (SneakerNet, or a lost id): ``confirmed``
@@ -485,12 +629,12 @@ class TransferBook:
                         finished_at=now,
                     )
                 )
-                result = connection.execute(
-                    transfers.insert()
-                    .values(
+                ids.append(
+                    _insert_transfer(
+                        connection,
+                        now,
                         direction=INCOMING,
                         site=source,
-                        state=INITIATED,
                         batch=batch,
                         name=f.name,
                         size=f.size,
@@ -498,12 +642,8 @@ class TransferBook:
                         store=f.store,
                         remote_id=f.remote_id,
                         staging_path=f.staging_path,
-                        started_at=now,
-                        updated_at=now,
                     )
-                    .returning(transfers.c.id)
                 )
-                ids.append(int(result.scalar_one()))
         return ids
 
     def incoming_for(self, source: str, remote_ids: Sequence[int]) -> dict[int, Transfer]:
@@ -533,6 +673,27 @@ class TransferBook:
         )
         with reading(self.engine) as connection:
             return int(connection.execute(query).scalar_one())
+
+    def staging_leftovers(self) -> list[Transfer]:
+        """Incoming transfers whose staging directories may still hold what a killed upload
+        left: every one with a ``staging_path``, until ``forget_staging``."""
+        query = select(transfers).where(
+            transfers.c.direction == INCOMING, transfers.c.staging_path.is_not(None)
+        )
+        with reading(self.engine) as connection:
+            return [_transfer(r) for r in connection.execute(query.order_by(transfers.c.id))]
+
+    def forget_staging(self, ids: Sequence[int]) -> None:
+        """Finished transfers whose staging directories were swept after nothing there could
+        be newer than the stale age: their ``staging_path`` is cleared, so they are not
+        looked at again (nothing else reads it once a transfer is final)."""
+        with self.engine.begin() as connection:
+            for chunk in _chunks(ids):
+                connection.execute(
+                    update(transfers)
+                    .where(transfers.c.id.in_(chunk), transfers.c.state.in_(FINAL))
+                    .values(staging_path=None)
+                )
 
     def ingested(self, transfer_id: int, file_id: int) -> None:
         now = self.clock.now()

@@ -161,19 +161,24 @@ class Receiver:
 
     def stage(self, request: StageRequest) -> list[StageAnswer]:
         """Answer each offered file: held already, accepted (with where its bytes go), or
-        refused with the reason. Room is promised file by file against the store's space,
-        counting what earlier batches were promised and not yet ingested."""
+        refused with the reason, marked ``retry`` when it may pass (no room, a disabled
+        store, receiving not set up) so the source offers the file again later. Room is
+        promised file by file against the store's space, counting what earlier batches were
+        promised and not yet ingested."""
         try:
             self.staging()  # receiving needs somewhere to stage
             store = self.store()
         except ReceiveRefused as exc:
-            return [StageAnswer(id=f.id, answer="refused", reason=str(exc)) for f in request.files]
+            return [
+                StageAnswer(id=f.id, answer="refused", reason=str(exc), retry=True)
+                for f in request.files
+            ]
         enabled = self.catalog.store_overrides().get(store.name, store.enabled)
         used = self.catalog.store_used(store.name) + self.book.incoming_bytes_in_flight(store.name)
         answers: list[StageAnswer] = []
         accepted: list[Accepted] = []
         for offered in request.files:
-            refusal = None
+            refusal, passing = None, False  # passing: room or an enabled store may come
             try:
                 path = staging_path(request.source, request.batch, offered.name)
                 Checksum.parse(offered.checksum)
@@ -192,8 +197,9 @@ class Receiver:
             if refusal is None and standing == "conflict":
                 refusal = f"{offered.name!r} is held here with another size or checksum"
             if refusal is None and not enabled:
-                refusal = f"store {store.name} is disabled here"
+                refusal, passing = f"store {store.name} is disabled here", True
             if refusal is None and not store.has_room_for(offered.size, used):
+                passing = True
                 usable = store.usable_space(used)
                 room = "unknown" if usable is None else format_size(usable)
                 refusal = (
@@ -201,7 +207,9 @@ class Receiver:
                     f"({format_size(offered.size)}; {room} usable)"
                 )
             if refusal is not None:
-                answers.append(StageAnswer(id=offered.id, answer="refused", reason=refusal))
+                answers.append(
+                    StageAnswer(id=offered.id, answer="refused", reason=refusal, retry=passing)
+                )
                 continue
             accepted.append(
                 Accepted(offered.id, offered.name, offered.size, offered.checksum, store.name, path)
