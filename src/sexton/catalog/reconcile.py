@@ -14,6 +14,8 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 from itertools import islice
 
@@ -26,7 +28,7 @@ from sexton.stores import EntryInfo
 
 from . import scanned
 from .records import ReconcileReport
-from .scanned import LISTED_STATES, Known, Observed
+from .scanned import LISTED_STATES, Known, Observed, Recorded
 from .scope import Scope
 
 # Entries per transaction: large enough that per-statement costs vanish, small enough that a
@@ -103,20 +105,60 @@ def _pass(
     """One walk through the listing; ``counts["found"]`` ends as the number of listed copies
     the catalog now holds as present or corrupt. False if stopped before the end."""
     reader = _ReadAhead if plan.read_ahead else _InLine
-    with reader(entries, plan.batch_size) as batches:
-        for listed in batches:
+
+    def look_up(batch: list[EntryInfo]) -> Recorded | None:
+        # Most of a rescan is files listed as the catalog has them: found with one narrow
+        # query and a set intersection. Skipped in a sweep, which needs every copy's id, and
+        # once a pass has found nothing unchanged (a first scan), where it would only add a
+        # query.
+        if sweep is not None or (counts["listed"] and not counts["unchanged"]):
+            return None
+        with reading(engine) as connection:
+            return scanned.listed_as_recorded(connection, plan.store, [e.name for e in batch])
+
+    # PostgreSQL looks a batch up in its own process, so that overlaps the listing; SQLite
+    # works in ours, taking the GIL back row by row, and a thread would only slow both.
+    overlap = engine.dialect.name == "postgresql"
+    in_thread = ThreadPoolExecutor(1, thread_name_prefix="scan-lookup") if overlap else None
+    with reader(entries, plan.batch_size) as listing, in_thread or nullcontext() as lookups:
+        for batch, recorded in _looked_up(_in_scope(plan.scope, listing), look_up, lookups):
             if should_stop():
                 return False
             hashed_before = counts["hashed_bytes"]
-            # Last listing of a name wins: a listing file may repeat one, and a batch's
-            # inserts may touch each row once only (PostgreSQL's ON CONFLICT DO UPDATE).
-            if not plan.scope.holds_everything:
-                listed = [e for e in listed if plan.scope.holds(e.name)]
-            batch = list({e.name: e for e in listed}.values())
-            if batch:
-                _apply_batch(engine, clock, plan, batch, counts, sweep)
+            _apply_batch(engine, clock, plan, batch, recorded, counts, sweep)
             progress(len(batch), counts["hashed_bytes"] - hashed_before)
     return True
+
+
+def _in_scope(scope: Scope, listing: Iterable[list[EntryInfo]]) -> Iterator[list[EntryInfo]]:
+    """The listing's batches, cut to the scope. Last listing of a name wins: a listing file
+    may repeat one, and a batch's inserts may touch each row once only (PostgreSQL's ON
+    CONFLICT DO UPDATE)."""
+    for listed in listing:
+        if not scope.holds_everything:
+            listed = [e for e in listed if scope.holds(e.name)]
+        if listed:
+            yield list({e.name: e for e in listed}.values())
+
+
+def _looked_up(
+    batches: Iterator[list[EntryInfo]],
+    look_up: Callable[[list[EntryInfo]], Recorded | None],
+    lookups: ThreadPoolExecutor | None,
+) -> Iterator[tuple[list[EntryInfo], Recorded | None]]:
+    """Each batch with what ``look_up`` found of it. With ``lookups``, a batch's lookup runs
+    in a thread while the next batch is listed, so the database and the listing work at
+    once; it starts only once the previous batch is written, so it sees that batch's rows."""
+    if lookups is None:
+        yield from ((batch, look_up(batch)) for batch in batches)
+        return
+    ahead: tuple[list[EntryInfo], Future[Recorded | None]] | None = None
+    for batch in batches:
+        if ahead is not None:
+            yield ahead[0], ahead[1].result()
+        ahead = (batch, lookups.submit(look_up, batch))
+    if ahead is not None:
+        yield ahead[0], ahead[1].result()
 
 
 class _ReadAhead:
@@ -191,19 +233,13 @@ def _apply_batch(
     clock: Clock,
     plan: ScanPlan,
     batch: list[EntryInfo],
+    recorded: Recorded | None,
     counts: Counter[str],
     sweep: str | None,
 ) -> None:
-    # Most of a rescan is files listed as the catalog has them: found with one narrow query
-    # and a set intersection. Skipped in a sweep, which needs every copy's id, and once a
-    # pass has found nothing unchanged (a first scan), where it would only add a query.
-    if sweep is None and (counts["listed"] == 0 or counts["unchanged"] > 0):
-        with reading(engine) as connection:
-            as_recorded = scanned.listed_as_recorded(
-                connection, plan.store, [e.name for e in batch]
-            )
+    if recorded is not None:  # set aside what is listed as recorded: nothing to do for it
         listed = len(batch)
-        batch = [e for e in batch if e not in as_recorded]
+        batch = [e for e in batch if e not in recorded]
         counts["listed"] += listed - len(batch)
         counts["found"] += listed - len(batch)
         counts["unchanged"] += listed - len(batch)

@@ -57,9 +57,11 @@ def known_instances(connection: Connection, store: str, names: Sequence[str]) ->
     return {row[0]: Known._make(row) for row in rows}
 
 
-def listed_as_recorded(
-    connection: Connection, store: str, names: Sequence[str]
-) -> set[tuple[str, int | None, float | None]]:
+# (name, size, mtime) as recorded: equal to the EntryInfo of a file listed unchanged.
+Recorded = set[tuple[str, int | None, float | None]]
+
+
+def listed_as_recorded(connection: Connection, store: str, names: Sequence[str]) -> Recorded:
     """(name, size, mtime) of each of ``names`` on ``store``, as the catalog holds them: the
     rows compare equal to the ``EntryInfo`` of a file listed unchanged, so a rescan finds its
     unchanged files with a set intersection instead of a loop in Python.
