@@ -148,15 +148,29 @@ ON CONFLICT (name) DO UPDATE SET checksum = excluded.checksum
 WHERE files.checksum IS NULL AND excluded.checksum IS NOT NULL
 """
 # Another listing of this store may have recorded the copy since our lookup: then this
-# observation, the newer one, replaces its figures. (The WHERE also resolves SQLite's
-# INSERT ... SELECT ... ON CONFLICT parsing ambiguity.)
-_SQLITE_NEW_COPIES = """
-INSERT INTO instances (file_id, store, path, state, size_seen, mtime_seen, seen_at, swept,
-                       verified_at, verified_checksum)
-SELECT id, ?, name, ?, ?, ?, ?, ?, ?, ? FROM files WHERE name = ?
+# observation, the newer one, replaces its figures.
+_SQLITE_ON_COPY_CONFLICT = """
 ON CONFLICT (store, path) DO UPDATE SET state = excluded.state, size_seen = excluded.size_seen,
     mtime_seen = excluded.mtime_seen, seen_at = excluded.seen_at, swept = excluded.swept
 """
+_SQLITE_NEW_COPIES = (
+    """
+INSERT INTO instances (store, path, state, size_seen, mtime_seen, seen_at, swept,
+                       verified_at, verified_checksum, file_id)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+    + _SQLITE_ON_COPY_CONFLICT
+)
+# The same, for copies of files catalogued before this batch, found by name. (The WHERE
+# also resolves SQLite's INSERT ... SELECT ... ON CONFLICT parsing ambiguity.)
+_SQLITE_NEW_COPIES_OF_KNOWN_FILES = (
+    """
+INSERT INTO instances (store, path, state, size_seen, mtime_seen, seen_at, swept,
+                       verified_at, verified_checksum, file_id)
+SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, id FROM files WHERE name = ?
+"""
+    + _SQLITE_ON_COPY_CONFLICT
+)
 
 
 def _add_new_sqlite(
@@ -169,6 +183,7 @@ def _add_new_sqlite(
 ) -> None:
     cursor = _driver(connection).cursor()
     try:
+        (last_id,) = cursor.execute("SELECT coalesce(max(id), 0) FROM files").fetchone()
         cursor.executemany(
             _SQLITE_NEW_FILES,
             [
@@ -176,12 +191,18 @@ def _add_new_sqlite(
                 for name, size, ck, _m, whole, micros in rows
             ],
         )
+        # The files just added have the ids after the last one: one range read gives them
+        # all, where a lookup by name for each copy cost a third of the copies' insert.
+        new_ids = dict(cursor.execute("SELECT name, id FROM files WHERE id > ?", (last_id,)))
+        copies = [
+            (store, name, PRESENT, size, mtime, now, sweep, now if ck else None, ck)
+            for name, size, ck, mtime, _w, _u in rows
+        ]
         cursor.executemany(
-            _SQLITE_NEW_COPIES,
-            [
-                (store, PRESENT, size, mtime, now, sweep, now if ck else None, ck, name)
-                for name, size, ck, mtime, _w, _u in rows
-            ],
+            _SQLITE_NEW_COPIES, [(*c, new_ids[c[1]]) for c in copies if c[1] in new_ids]
+        )
+        cursor.executemany(
+            _SQLITE_NEW_COPIES_OF_KNOWN_FILES, [(*c, c[1]) for c in copies if c[1] not in new_ids]
         )
     finally:
         cursor.close()
