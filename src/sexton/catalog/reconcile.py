@@ -111,7 +111,7 @@ def _pass(
         # query and a set intersection. Skipped in a sweep, which needs every copy's id, and
         # once a pass has found nothing unchanged (a first scan), where it would only add a
         # query.
-        if sweep is not None or (counts["listed"] and not counts["unchanged"]):
+        if not batch or sweep is not None or (counts["listed"] and not counts["unchanged"]):
             return None
         with reading(engine) as connection:
             return scanned.listed_as_recorded(connection, plan.store, [e.name for e in batch])
@@ -125,20 +125,21 @@ def _pass(
             if should_stop():
                 return False
             hashed_before = counts["hashed_bytes"]
-            _apply_batch(engine, clock, plan, batch, recorded, counts, sweep)
+            if batch:
+                _apply_batch(engine, clock, plan, batch, recorded, counts, sweep)
             progress(len(batch), counts["hashed_bytes"] - hashed_before)
     return True
 
 
 def _in_scope(scope: Scope, listing: Iterable[list[EntryInfo]]) -> Iterator[list[EntryInfo]]:
-    """The listing's batches, cut to the scope. Last listing of a name wins: a listing file
-    may repeat one, and a batch's inserts may touch each row once only (PostgreSQL's ON
-    CONFLICT DO UPDATE)."""
+    """The listing's batches, cut to the scope; empty ones too, so a stop is still heard
+    while a listing holds nothing in scope. Last listing of a name wins: a listing file may
+    repeat one, and a batch's inserts may touch each row once only (PostgreSQL's ON CONFLICT
+    DO UPDATE)."""
     for listed in listing:
         if not scope.holds_everything:
             listed = [e for e in listed if scope.holds(e.name)]
-        if listed:
-            yield list({e.name: e for e in listed}.values())
+        yield list({e.name: e for e in listed}.values())
 
 
 def _looked_up(

@@ -32,7 +32,7 @@ class LocalStore(Store):
         # Depth-first with an explicit stack of directories still to visit: memory grows with
         # the number of pending directories, never with the number of files. Each directory
         # is listed through an open descriptor, so its files are stat'ed relative to it
-        # (fstatat) instead of through their whole path: a quarter of the walk's time.
+        # (fstatat) instead of through their whole path: a sixth off a million-file walk.
         stack = [(top, relative)]
         while stack:
             directory, prefix = stack.pop()
