@@ -5,13 +5,10 @@ listed; a source killed between asking and recording the answers is reconciled."
 
 from __future__ import annotations
 
-import json
-import subprocess
 import time
 
 import sqlalchemy as sa
 from transfer_sites import (
-    SEXTON,
     TO_DESTINATION,
     Site,
     assert_arrived_once,
@@ -92,14 +89,7 @@ def test_no_room_is_offered_again_after_the_wait_and_another_checksum_never(
     assert destination.present_copies() == {name: 1 for name in written}
     assert (destination.store / conflicting).read_bytes() == b"another file by the same name"
 
-    listed = subprocess.run(
-        [*SEXTON, "transfers", "--json", "--state", "failed", "-c", str(source.config)],
-        capture_output=True,
-        text=True,
-        env=source.environ(),
-        check=True,
-    )
-    (shown,) = json.loads(listed.stdout)
+    (shown,) = source.transfers("--state", "failed")
     assert shown["name"] == conflicting and shown["refused"] is True
     assert "held here with another size or checksum" in shown["error"]
 

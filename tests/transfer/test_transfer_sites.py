@@ -4,15 +4,12 @@ through kills, damage, a full destination and bad tokens."""
 
 from __future__ import annotations
 
-import json
-import subprocess
 import time
 
 import sqlalchemy as sa
 from transfer_sites import (
     ADMIN,
     READ,
-    SEXTON,
     TO_DESTINATION,
     Site,
     assert_arrived_once,
@@ -41,14 +38,7 @@ def test_every_file_arrives_verified_once_and_the_source_records_it(
     source.trigger("checker")
     assert len(source.transfer_states("outgoing")) == 200
 
-    listed = subprocess.run(
-        [*SEXTON, "transfers", "--json", "--limit", "1000", "-c", str(source.config)],
-        capture_output=True,
-        text=True,
-        env=source.environ(),
-        check=True,
-    )
-    shown = json.loads(listed.stdout)
+    shown = source.transfers("--limit", "1000")
     assert len(shown) == 200 and {t["state"] for t in shown} == {"completed"}
     with destination.client(READ) as api:
         incoming = api.get("/api/v1/transfers", params={"limit": 1000}).json()

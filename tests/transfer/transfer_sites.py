@@ -3,6 +3,7 @@ with its own database and stores, driven with `sexton run TASK` as an operator w
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -135,6 +136,18 @@ class Site:
         if check:
             assert done.returncode == 0, f"{task}: {done.stdout}\n{done.stderr}"
         return done
+
+    def transfers(self, *options: str) -> list[dict[str, Any]]:
+        """What `sexton transfers --json [OPTIONS]` lists."""
+        listed = subprocess.run(
+            [*SEXTON, "transfers", "--json", *options, "-c", str(self.config)],
+            capture_output=True,
+            text=True,
+            env=self.environ(),
+            check=True,
+        )
+        shown: list[dict[str, Any]] = json.loads(listed.stdout)
+        return shown
 
     def trigger(self, task: str, expect: str | None = "succeeded") -> dict[str, Any]:
         """Queue a run through the API and wait for the serving process to finish it."""

@@ -56,10 +56,7 @@ class RefuseNulCharacters:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and _names_a_nul(scope):
-            refusal = _error(
-                400, ValueError("NUL characters are not allowed in paths or parameters")
-            )
-            await refusal(scope, receive, send)
+            await _error(400, ValueError(NUL_REFUSED))(scope, receive, send)
             return
         await self.app(scope, receive, send)
 

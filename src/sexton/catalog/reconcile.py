@@ -239,11 +239,12 @@ def _apply_batch(
     sweep: str | None,
 ) -> None:
     if recorded is not None:  # set aside what is listed as recorded: nothing to do for it
-        listed = len(batch)
-        batch = [e for e in batch if e not in recorded]
-        counts["listed"] += listed - len(batch)
-        counts["found"] += listed - len(batch)
-        counts["unchanged"] += listed - len(batch)
+        to_look_at = [e for e in batch if e not in recorded]
+        unchanged = len(batch) - len(to_look_at)
+        counts["listed"] += unchanged
+        counts["found"] += unchanged
+        counts["unchanged"] += unchanged
+        batch = to_look_at
         if not batch:
             return
     counts["listed"] += len(batch)
