@@ -7,6 +7,7 @@ import hashlib
 import io
 import sqlite3
 import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from sexton.backups import BackupBook
 from sexton.backups.sources import PostgresSource
 from sexton.backups.verify import verify
 from sexton.stores import StoreSettings, open_store
+from support import S3_BUCKET
 
 
 def store_config(store_dir: Path) -> str:
@@ -152,7 +154,8 @@ def test_backup_to_s3_through_moto(real_instance, s3_endpoint, app_sqlite):
     instance = real_instance(
         "stores:\n"
         "  s3vault:\n"
-        "    url: s3://sexton-test/backups\n"
+        # A prefix of its own: the bucket is shared by every test of the session.
+        f"    url: s3://{S3_BUCKET}/backups-{uuid.uuid4().hex}\n"
         f"    options: {{endpoint_url: '{s3_endpoint}', key: testing, secret: testing,"
         " client_kwargs: {region_name: us-east-1}}\n"
         f"tasks:\n  - {{name: nightly, type: backup, source: {{sqlite: '{app_sqlite}'}},"

@@ -177,6 +177,43 @@ def test_a_claim_that_loses_its_lane_to_another_tries_again_with_a_free_one(
     assert second is not None and {first.lane, second.lane} == {0, 1}
 
 
+def test_a_postgresql_claim_racing_an_uncommitted_start_never_runs_a_second_run(
+    open_instance, clock
+):
+    """The one-statement claim cannot see a start not yet committed: it picks the same lane,
+    waits on the unique index, and when that start commits it loses and claims nothing."""
+    instance = open_instance("tasks:\n  - {name: t, type: test_note}\n")
+    if instance.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serialises its writers: the race cannot happen there")
+    first, _ = (instance.book.queue("t", "manual", clock.now()) for _ in range(2))
+    result = {}
+    with instance.engine.connect() as holder:
+        with holder.begin():
+            holder.execute(
+                sa.update(runs).where(runs.c.id == first.id).values(state="running", lane=0)
+            )
+            claimer = threading.Thread(
+                target=lambda: result.update(
+                    run=instance.book.claim(["t"], "w2", clock.now(), timedelta(minutes=1))
+                )
+            )
+            claimer.start()
+            waiting = sa.text(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )
+            with instance.engine.connect() as watcher:
+                for _ in range(1000):
+                    if watcher.execute(waiting).scalar_one():
+                        break
+                    threading.Event().wait(0.01)
+                else:
+                    pytest.fail("the claim never waited for the uncommitted start")
+        claimer.join()
+    assert result["run"] is None
+    assert [state for *_, state, _attempt in run_states(instance)] == ["running", "queued"]
+
+
 def test_exclusive_with_waits_or_skips_while_the_partner_runs(open_instance, clock, recorder):
     instance = open_instance(
         "tasks:\n"

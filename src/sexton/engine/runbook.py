@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.exc import IntegrityError
@@ -14,10 +15,12 @@ from ..config import Config, TaskSpec
 from ..db import is_postgres, reading
 from ..db.tables import runs, task_state
 from .claims import (
+    UNDECIDED,
     ClaimRules,
     abandon,
     any_expired,
     check_rules,
+    claim_in_one_statement,
     claim_next,
     expired_runs,
     free_lane,
@@ -243,18 +246,23 @@ class RunBook:
     ) -> Run | None:
         """Claim the oldest due run this worker may start, or None. A claim that lost a lane
         to a simultaneous one is tried again from the start, in a new transaction."""
+        arguments: dict[str, Any] = {
+            "tasks": tasks,
+            "executor": executor,
+            "worker": worker,
+            "now": now,
+            "lease": lease,
+            "rules": self.rules,
+        }
         for _ in range(CLAIM_ATTEMPTS):
             try:
+                if is_postgres(self.engine):
+                    with self.statement_engine.connect() as connection:
+                        run = claim_in_one_statement(connection, **arguments)
+                    if run is not UNDECIDED:
+                        return run
                 with self.engine.begin() as connection:
-                    return claim_next(
-                        connection,
-                        tasks=tasks,
-                        executor=executor,
-                        worker=worker,
-                        now=now,
-                        lease=lease,
-                        rules=self.rules,
-                    )
+                    return claim_next(connection, **arguments)
             except IntegrityError:
                 continue
         return None
