@@ -38,6 +38,24 @@ def test_write_checksums_match_hashlib(store: Store) -> None:
     assert info is not None and info.size == len(data)
 
 
+def test_a_file_written_in_pieces_of_every_size_past_the_writeback_steps_is_intact(
+    store: Store,
+) -> None:
+    """Local writes hand their data to the disk every few MiB as they go; nothing of it may
+    be lost or reordered on the way, whatever the sizes of the pieces."""
+    data = os.urandom(20 * 1024 * 1024 + 4099)
+    pieces = [1, 4096, 8 * 1024 * 1024 - 1, 3, 5 * 1024 * 1024 + 11]
+    with store.write("pieces.bin", ["sha256"]) as writer:
+        offset = 0
+        for size in pieces:
+            writer.write(data[offset : offset + size])
+            offset += size
+        writer.write(data[offset:])
+    assert writer.checksums["sha256"] == Checksum("sha256", hashlib.sha256(data).hexdigest())
+    with store.open_read("pieces.bin") as f:
+        assert f.read() == data
+
+
 def test_file_is_not_visible_under_its_name_until_the_write_completes(store: Store) -> None:
     with store.write("incoming/file.warc") as writer:
         writer.write(b"x" * 100_000)

@@ -2,23 +2,57 @@
 
 Listing uses ``os.scandir`` (one open directory at a time, no list of the tree in memory)
 and writes ``fsync`` the file and its directory, so a power cut cannot leave a renamed but
-empty file behind.
+empty file behind. Written data is handed to the disk as it goes (:class:`EarlyWriteback`),
+so that final ``fsync`` has little left to wait for.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import stat
 import uuid
 from collections.abc import Iterator
 from contextlib import suppress
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from sexton.stores.entry import EntryInfo
 from sexton.stores.errors import AlreadyExists, StoreError
 from sexton.stores.paths import TEMP_PREFIX, is_temp_name
 from sexton.stores.store import PendingWrite, Store
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
+
+
+# Written bytes between two requests to start writing back what came before.
+WRITEBACK_STEP = 8 * 1024 * 1024
+
+
+class EarlyWriteback(io.FileIO):
+    """A new file whose data starts on its way to the disk every ``WRITEBACK_STEP`` bytes.
+
+    Asking the kernel to drop the pages just written (``POSIX_FADV_DONTNEED``) starts their
+    writeback at once, where it would otherwise wait until the ``fsync`` that makes the copy
+    durable, and the copy does not push data someone is reading out of the page cache (pages
+    are dropped once on disk). Copies with an fsync each took 17-34 % less time this way
+    (bench/RESULTS.md, Clone). The data is still only safe after that fsync.
+    """
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path, "xb")
+        self._written = 0
+        self._handed_over = 0
+
+    def write(self, data: ReadableBuffer) -> int:
+        count = super().write(data) or 0
+        self._written += count
+        if self._written - self._handed_over >= WRITEBACK_STEP:
+            pending = self._written - self._handed_over
+            os.posix_fadvise(self.fileno(), self._handed_over, pending, os.POSIX_FADV_DONTNEED)
+            self._handed_over = self._written
+        return count
 
 
 class LocalStore(Store):
@@ -81,7 +115,7 @@ class LocalStore(Store):
         parent = os.path.dirname(final)
         os.makedirs(parent, exist_ok=True)
         temp = os.path.join(parent, f"{TEMP_PREFIX}{uuid.uuid4().hex}")
-        return PendingWrite(open(temp, "xb"), temp, final, overwrite)  # noqa: SIM115
+        return PendingWrite(io.BufferedWriter(EarlyWriteback(temp)), temp, final, overwrite)
 
     def _commit_write(self, pending: PendingWrite) -> None:
         pending.file.flush()
