@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # writers queue behind each other instead of failing
+# A pooled PostgreSQL connection idle this long is checked before use (the server may have
+# restarted or a firewall dropped it); one in constant use is not.
+PING_AFTER_IDLE_SECONDS = 5.0
 
 
 def connect(url: str) -> Engine:
@@ -21,8 +26,9 @@ def connect(url: str) -> Engine:
         engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         _sqlite_pragmas(engine)
         return engine
-    engine = create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    engine = create_engine(parsed, pool_size=5, max_overflow=5)
     _postgres_settings(engine)
+    _ping_when_idle(engine)
     return engine
 
 
@@ -34,6 +40,27 @@ def _postgres_settings(engine: Engine) -> None:
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.execute("SET jit = off")
         dbapi_connection.commit()
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping a pooled connection before use only when it sat idle, where ``pool_pre_ping``
+    pings on every checkout: that extra round trip was a third of a worker's time claiming
+    and finishing runs back to back (bench/dispatch.py). A dead connection is replaced with
+    a fresh one before the caller sees it."""
+
+    @event.listens_for(engine, "checkin")
+    def on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError(f"a pooled connection was dead: {exc}") from exc
 
 
 def _sqlite_pragmas(engine: Engine) -> None:
