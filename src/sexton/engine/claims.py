@@ -156,7 +156,15 @@ def _one_statement_claim() -> Select[Any]:
     now = bindparam("_now", type_=UTCDateTime())
     busy = runs.alias("busy")
     running = busy.c.state == literal_column(f"'{RUNNING}'")
-    lanes_in_use = select(func.count()).where(running, busy.c.task == runs.c.task).scalar_subquery()
+    # Computed once, not per queued run: with the statistics of a smaller queue (a burst
+    # queued since the last ANALYZE) the planner sorts every due run, and a per-run count
+    # made 10,000 queued runs drain at a tenth of the speed.
+    every_lane_taken = (
+        select(busy.c.task)
+        .where(running, busy.c.task.in_(bindparam("tasks", expanding=True)))
+        .group_by(busy.c.task)
+        .having(func.count() >= func.max(busy.c.concurrency))
+    )
     candidate = (
         select(runs.c.id, runs.c.task, runs.c.concurrency)
         .where(
@@ -164,7 +172,7 @@ def _one_statement_claim() -> Select[Any]:
             runs.c.executor == bindparam("_executor"),
             runs.c.not_before <= now,
             _OF_TASKS,
-            lanes_in_use < runs.c.concurrency,
+            runs.c.task.not_in(every_lane_taken),
         )
         .order_by(runs.c.not_before, runs.c.id)
         .limit(1)
