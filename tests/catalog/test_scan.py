@@ -165,6 +165,25 @@ def test_a_stopped_scan_keeps_its_batches_and_marks_nothing_missing(archive, sto
     assert not complete and report.new == 6 and report.missing == 0
 
 
+def test_a_batch_that_fails_fails_the_scan_and_keeps_the_batches_before(archive, store_dir: Path):
+    for i in range(10):
+        put(store_dir, f"f{i}")
+    instance = archive()
+    catalog = catalog_of(instance)
+    store = open_store("store", instance.config.settings.stores["store"])
+    batches = iter(range(100))
+
+    def hasher(entries):  # the second batch cannot be read at all
+        if next(batches) == 1:
+            raise OSError("the drive went away")
+        return ((e, Checksum.parse("sha256:" + "0" * 64)) for e in entries)
+
+    plan = ScanPlan(store="store", source="scan:store", hasher=hasher, batch_size=3)
+    with pytest.raises(OSError, match="the drive went away"):
+        catalog.reconcile(plan, lambda: store.walk())
+    assert len(states(catalog)) == 3
+
+
 def test_an_unknown_store_is_refused_when_the_config_is_read(archive):
     with pytest.raises(ConfigError, match="store: no store named 'stroe' — did you mean 'store'?"):
         archive("  - {name: scan, type: scan, store: stroe}\n")

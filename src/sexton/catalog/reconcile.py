@@ -116,18 +116,26 @@ def _pass(
         with reading(engine) as connection:
             return scanned.listed_as_recorded(connection, plan.store, [e.name for e in batch])
 
-    # PostgreSQL looks a batch up in its own process, so that overlaps the listing; SQLite
-    # works in ours, taking the GIL back row by row, and a thread would only slow both.
+    def apply(batch: list[EntryInfo]) -> tuple[int, int]:
+        """Look the batch up and write it; return the entries handled and bytes hashed."""
+        hashed_before = counts["hashed_bytes"]
+        if batch:
+            _apply_batch(engine, clock, plan, batch, look_up(batch), counts, sweep)
+        return len(batch), counts["hashed_bytes"] - hashed_before
+
+    # PostgreSQL does a batch's work in its own process, so a batch is applied in a thread
+    # while the next one is listed; SQLite works in ours, taking the GIL back row by row, and
+    # a thread would only slow both.
     overlap = engine.dialect.name == "postgresql"
-    in_thread = ThreadPoolExecutor(1, thread_name_prefix="scan-lookup") if overlap else None
-    with reader(entries, plan.batch_size) as listing, in_thread or nullcontext() as lookups:
-        for batch, recorded in _looked_up(_in_scope(plan.scope, listing), look_up, lookups):
+    in_thread = ThreadPoolExecutor(1, thread_name_prefix="scan-apply") if overlap else None
+    with reader(entries, plan.batch_size) as listing, in_thread or nullcontext() as applier:
+        applied = _Applied(apply, progress, applier)
+        for batch in _in_scope(plan.scope, listing):
             if should_stop():
+                applied.wait()
                 return False
-            hashed_before = counts["hashed_bytes"]
-            if batch:
-                _apply_batch(engine, clock, plan, batch, recorded, counts, sweep)
-            progress(len(batch), counts["hashed_bytes"] - hashed_before)
+            applied.start(batch)
+        applied.wait()
     return True
 
 
@@ -142,24 +150,34 @@ def _in_scope(scope: Scope, listing: Iterable[list[EntryInfo]]) -> Iterator[list
         yield list({e.name: e for e in listed}.values())
 
 
-def _looked_up(
-    batches: Iterator[list[EntryInfo]],
-    look_up: Callable[[list[EntryInfo]], Recorded | None],
-    lookups: ThreadPoolExecutor | None,
-) -> Iterator[tuple[list[EntryInfo], Recorded | None]]:
-    """Each batch with what ``look_up`` found of it. With ``lookups``, a batch's lookup runs
-    in a thread while the next batch is listed, so the database and the listing work at
-    once; it starts only once the previous batch is written, so it sees that batch's rows."""
-    if lookups is None:
-        yield from ((batch, look_up(batch)) for batch in batches)
-        return
-    ahead: tuple[list[EntryInfo], Future[Recorded | None]] | None = None
-    for batch in batches:
-        if ahead is not None:
-            yield ahead[0], ahead[1].result()
-        ahead = (batch, lookups.submit(look_up, batch))
-    if ahead is not None:
-        yield ahead[0], ahead[1].result()
+class _Applied:
+    """Batches applied one at a time and in order, so each batch's lookup sees the rows of the
+    one before. With ``applier``, a batch is applied in its thread while the caller lists the
+    next: the database and the listing work at once, and one batch at most is in flight."""
+
+    def __init__(
+        self,
+        apply: Callable[[list[EntryInfo]], tuple[int, int]],
+        progress: Progress,
+        applier: ThreadPoolExecutor | None,
+    ) -> None:
+        self._apply = apply
+        self._progress = progress
+        self._applier = applier
+        self._ahead: Future[tuple[int, int]] | None = None
+
+    def start(self, batch: list[EntryInfo]) -> None:
+        if self._applier is None:
+            self._progress(*self._apply(batch))
+            return
+        self.wait()
+        self._ahead = self._applier.submit(self._apply, batch)
+
+    def wait(self) -> None:
+        """Finish the batch in flight, if any: its failure is raised here."""
+        if self._ahead is not None:
+            ahead, self._ahead = self._ahead, None
+            self._progress(*ahead.result())
 
 
 class _ReadAhead:
