@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 
 from sexton.checksums import Checksum
 from sexton.clock import Clock
+from sexton.collector import rare_collections
 from sexton.db import reading
 from sexton.stores import EntryInfo
 
@@ -70,6 +71,18 @@ def reconcile(
     An incomplete pass (``should_stop``) keeps every batch it wrote but concludes nothing
     about vanished files.
     """
+    with rare_collections():
+        return _reconcile(engine, clock, plan, listing, progress, should_stop)
+
+
+def _reconcile(
+    engine: Engine,
+    clock: Clock,
+    plan: ScanPlan,
+    listing: Listing,
+    progress: Progress,
+    should_stop: Callable[[], bool],
+) -> tuple[ReconcileReport, bool]:
     counts: Counter[str] = Counter()
     if not _pass(engine, clock, plan, listing(), counts, progress, should_stop, sweep=None):
         return _report(counts), False
