@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .catalog import Catalog
+from .copies import VerifiedCopy
 from .errors import BadListing, CatalogError, UnknownFile, UnknownStore
 from .fixity import Copy, Finding
 from .ingest import ALLOWED, DISALLOWED, Arrival, ArrivalConflict, deletion_policy
@@ -58,4 +59,5 @@ __all__ = [
     "StoreStats",
     "UnknownFile",
     "UnknownStore",
+    "VerifiedCopy",
 ]

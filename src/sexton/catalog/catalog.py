@@ -16,6 +16,7 @@ from sexton.db.catalog_tables import files, instances
 from sexton.stores import Store, StoreSettings, UnsafePath, safe_name
 
 from . import browse, copies, deletion, fixity, ingest, marks, store_state
+from .copies import VerifiedCopy
 from .errors import CatalogError, UnknownFile, UnknownStore
 from .fixity import Copy, Finding, copies_query, fetch_copies
 from .ingest import Arrival, Standing
@@ -196,10 +197,10 @@ class Catalog:
         with reading(self.engine) as connection:
             return copies.store_used(connection, store)
 
-    def register_copy(self, original: Copy, store: str, size: int, mtime: float | None) -> None:
-        """Record a copy whose checksum has been matched against ``original.checksum``."""
+    def register_copies(self, verified: Sequence[VerifiedCopy]) -> None:
+        """Record copies whose checksums have been matched against their files', at once."""
         with self.engine.begin() as connection:
-            copies.register_copy(connection, original, store, size, mtime, self.clock.now())
+            copies.register_copies(connection, verified, self.clock.now())
 
     # -- arrivals --------------------------------------------------------------------------
 

@@ -4,16 +4,19 @@ copy once it has been written and its checksum matched."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
+from typing import Any
 
-from sqlalchemy import Connection, and_, exists, func, select
+from sqlalchemy import Connection, and_, bindparam, exists, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from sexton.db.catalog_tables import files, instances
 
 from .fixity import Copy, copies_query, fetch_copies, file_age
 from .records import CORRUPT, PRESENT
-from .upsert import insert_for
+from .upsert import insert_in
 
 # A destination copy in these states is still on the drive: cloning again would collide
 # with it. A missing or deleted one is gone, so the file is cloned anew.
@@ -73,31 +76,62 @@ def store_used(connection: Connection, store: str) -> int:
     return int(connection.execute(query).scalar_one())
 
 
-def register_copy(
-    connection: Connection,
-    original: Copy,
-    store: str,
-    size: int,
-    mtime: float | None,
-    now: datetime,
-) -> None:
-    """Record a verified copy of ``original`` on ``store``, under the file's name.
+@dataclass(frozen=True)
+class VerifiedCopy:
+    """A copy written to ``store`` whose checksum matched the file's: ready to be recorded."""
 
-    Call only after the copy's checksum matched ``original.checksum``. A scan of the
-    destination may have listed the new file before this runs, so this upserts on
-    (store, path): the scan's row then gains the verification instead of the insert failing.
-    """
-    new = insert_for(connection, instances)
+    original: Copy
+    store: str
+    size: int
+    mtime: float | None
+
+
+@cache
+def _register_statement(dialect: str) -> Any:
+    """The upsert that records one verified copy, built once per database with bound
+    parameters: rebuilt with its values inline for every copy, SQLAlchemy cost more than the
+    database when a clone recorded thousands of small files."""
     verified = {
         "state": PRESENT,
-        "size_seen": size,
-        "mtime_seen": mtime,
-        "seen_at": now,
-        "verified_at": now,
-        "verified_checksum": original.checksum,
+        "size_seen": bindparam("size_seen"),
+        "mtime_seen": bindparam("mtime_seen"),
+        "seen_at": bindparam("now"),
+        "verified_at": bindparam("now"),
+        "verified_checksum": bindparam("checksum"),
     }
+    return (
+        insert_in(dialect, instances)
+        .values(
+            file_id=bindparam("file_id"),
+            store=bindparam("store"),
+            path=bindparam("path"),
+            **verified,
+        )
+        .on_conflict_do_update(index_elements=[instances.c.store, instances.c.path], set_=verified)
+    )
+
+
+def register_copies(
+    connection: Connection, verified: Sequence[VerifiedCopy], now: datetime
+) -> None:
+    """Record copies whose checksums matched their files', each under its file's name.
+
+    Call only after each copy's checksum matched ``original.checksum``. A scan of the
+    destination may have listed a new file before this runs, so this upserts on
+    (store, path): the scan's row then gains the verification instead of the insert failing.
+    """
     connection.execute(
-        new.values(
-            file_id=original.file_id, store=store, path=original.name, **verified
-        ).on_conflict_do_update(index_elements=[instances.c.store, instances.c.path], set_=verified)
+        _register_statement(connection.dialect.name),
+        [
+            {
+                "file_id": copy.original.file_id,
+                "store": copy.store,
+                "path": copy.original.name,
+                "size_seen": copy.size,
+                "mtime_seen": copy.mtime,
+                "now": now,
+                "checksum": copy.original.checksum,
+            }
+            for copy in verified
+        ],
     )

@@ -13,6 +13,11 @@ def insert_for(connection: Connection, table: Table) -> Any:
 
     Typed ``Any`` because the two dialects' Insert classes share the methods but no base class.
     """
-    if connection.dialect.name == "postgresql":
+    return insert_in(connection.dialect.name, table)
+
+
+def insert_in(dialect: str, table: Table) -> Any:
+    """:func:`insert_for` by the dialect's name, for statements built once per database."""
+    if dialect == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)

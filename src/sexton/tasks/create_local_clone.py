@@ -10,16 +10,15 @@ waits on its own fsync, and overlapping them keeps the disks and the hashing bus
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import suppress
 from datetime import timedelta
 from enum import Enum
 
 from pydantic import Field
 
-from ..catalog import Copy, UnknownStore
+from ..catalog import Copy, UnknownStore, VerifiedCopy
 from ..checksums import Checksum, hash_stream
 from ..config.models import StoreName, StoreNames
 from ..sizes import format_size
@@ -31,6 +30,9 @@ from .verify import Checked, check_copies, remove_stale_temps
 # serially those waits dominate (twice the time of `cp -r` + `sync` measured here), while a
 # few in flight let the filesystem commit them together.
 COPIES_AT_ONCE = 4
+# Copies started but not yet recorded: twice the writers, so that while the run's thread
+# records finished copies (a transaction each) the writers already have the next ones.
+COPIES_IN_FLIGHT = 2 * COPIES_AT_ONCE
 
 
 class _Written(Enum):
@@ -82,7 +84,7 @@ class _Cloner:
     """The destinations still open for this run, their used bytes, and what went wrong.
 
     Writing happens in a small pool of threads; choosing destinations, reserving room and
-    recording outcomes happen in the run's thread, in the order the files were started.
+    recording outcomes happen in the run's thread, as each copy finishes.
     """
 
     def __init__(
@@ -99,7 +101,7 @@ class _Cloner:
         self.source_damage = Checked()
         self.conflicts: list[str] = []  # a different file already under the name: left alone
         self.bad_copies = 0  # copies that failed their checksum while the source is fine
-        self._pending: deque[tuple[Copy, Store, Future[_Written]]] = deque()
+        self._pending: dict[Future[_Written], tuple[Copy, Store]] = {}
 
     def clone_all(self, todo: Sequence[Copy]) -> None:
         """Put one verified copy of each file on the first open destination with room.
@@ -113,26 +115,26 @@ class _Cloner:
                     if self.ctx.should_stop():
                         break
                     self._start(pool, copy)
-                    while len(self._pending) >= COPIES_AT_ONCE:
-                        self._settle(pool)
+                    if len(self._pending) >= COPIES_IN_FLIGHT:
+                        self._settle_finished(pool)
                 while self._pending:
-                    self._settle(pool)
+                    self._settle_finished(pool)
             except BaseException:
                 self._register_completed()
                 raise
 
     def _register_completed(self) -> None:
         while self._pending:
-            copy, destination, future = self._pending.popleft()
+            future, (copy, destination) = self._pending.popitem()
             with suppress(Exception):  # the error that stopped the run is the one to report
                 if future.result() is _Written.COPIED:
-                    self._register(copy, destination)
+                    self._register([self._verified(copy, destination)])
 
     def _start(self, pool: ThreadPoolExecutor, copy: Copy) -> None:
         destination = self._place(copy)
         self.used[destination.name] += copy.size
         future = pool.submit(self._write, copy, destination)
-        self._pending.append((copy, destination, future))
+        self._pending[future] = (copy, destination)
 
     def _place(self, copy: Copy) -> Store:
         """The first open destination with room for ``copy``; full ones are dealt with."""
@@ -162,47 +164,62 @@ class _Cloner:
             return _Written.EXISTS
         return _Written.COPIED
 
-    def _settle(self, pool: ThreadPoolExecutor) -> None:
-        """Record how the oldest copy in flight ended."""
-        copy, destination, future = self._pending.popleft()
+    def _settle_finished(self, pool: ThreadPoolExecutor) -> None:
+        """Record how the copies that have finished ended, waiting for one if none has. In
+        the order they finish, not the order they started: waiting for the oldest left the
+        other threads idle behind every big file (a 1 GiB copy ran nearly alone)."""
+        finished, _ = wait(self._pending, return_when=FIRST_COMPLETED)
+        verified: list[VerifiedCopy] = []
+        try:
+            for future in finished:
+                copy, destination = self._pending.pop(future)
+                if self._settle(pool, copy, destination, future):
+                    verified.append(self._verified(copy, destination))
+        finally:
+            self._register(verified)
+
+    def _settle(
+        self, pool: ThreadPoolExecutor, copy: Copy, destination: Store, future: Future[_Written]
+    ) -> bool:
+        """Deal with how one finished copy ended; True when it is a verified copy to record."""
         try:
             written = future.result()
         except StoreFull as exc:  # the device filled up under us (ENOSPC)
             self.used[destination.name] -= copy.size
             self._full(destination, str(exc))
             self._start(pool, copy)
-            return
+            return False
         except BaseException:
             self.used[destination.name] -= copy.size
             raise
         if written is _Written.COPIED:
-            self._register(copy, destination)
-            return
+            return True
         self.used[destination.name] -= copy.size  # given back; re-added if adopted
         assert copy.checksum is not None
         expected = Checksum.parse(copy.checksum)
         if written is _Written.EXISTS:
-            self._adopt(copy, destination, expected)
-        elif written is _Written.MISMATCH:
+            return self._adopt(copy, destination, expected)
+        if written is _Written.MISMATCH:
             self._recheck_source(copy, expected.algo)
         else:
             self.ctx.catalog.mark_missing([copy.instance_id])
             self.source_damage.missing.append(copy)
             self.ctx.event("missing", store=self.source.name, path=copy.path)
+        return False
 
-    def _adopt(self, copy: Copy, destination: Store, expected: Checksum) -> None:
+    def _adopt(self, copy: Copy, destination: Store, expected: Checksum) -> bool:
         """A file already under the final name: a copy an earlier run completed but did not
         register (killed between rename and record), or someone else's file. Hash it to tell."""
         with destination.open_read(copy.name) as f:
             _size, found = hash_stream(f, [expected.algo])
         if found[expected.algo] == expected:
             self.used[destination.name] += copy.size
-            self._register(copy, destination)
-            return
+            return True
         self.conflicts.append(f"{destination.name}:{copy.name}")
         self.ctx.event(
             "conflict", store=destination.name, path=copy.name, found=found[expected.algo]
         )
+        return False
 
     def _recheck_source(self, copy: Copy, algo: str) -> None:
         """The copy did not match: if the source itself changed, it is flagged corrupt."""
@@ -214,14 +231,18 @@ class _Cloner:
                 "copy mismatch", path=copy.name, source="verified again, left for the next run"
             )
 
-    def _register(self, copy: Copy, destination: Store) -> None:
-        """Record a verified copy; its bytes stay counted in ``used``."""
+    def _verified(self, copy: Copy, destination: Store) -> VerifiedCopy:
         info = destination.info(copy.name)
-        self.ctx.catalog.register_copy(
-            copy, destination.name, copy.size, info.mtime if info is not None else None
-        )
-        self.done += 1
-        self.ctx.progress(items=1, bytes=copy.size)
+        mtime = info.mtime if info is not None else None
+        return VerifiedCopy(copy, destination.name, copy.size, mtime)
+
+    def _register(self, verified: list[VerifiedCopy]) -> None:
+        """Record verified copies in one transaction; their bytes stay counted in ``used``."""
+        if not verified:
+            return
+        self.ctx.catalog.register_copies(verified)
+        self.done += len(verified)
+        self.ctx.progress(items=len(verified), bytes=sum(v.size for v in verified))
 
     def _full(self, destination: Store, why: str) -> None:
         if destination not in self.open:  # copies in flight to it found it full as well
