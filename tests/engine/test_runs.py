@@ -161,6 +161,8 @@ def test_a_claim_that_loses_its_lane_to_another_tries_again_with_a_free_one(
     open_instance, clock, monkeypatch
 ):
     instance = open_instance("tasks:\n  - {name: wide, type: test_note, concurrency: 2}\n")
+    if instance.engine.dialect.name == "postgresql":
+        pytest.skip("PostgreSQL claims a task without rules in one statement: see the next test")
     for _ in range(2):
         instance.book.queue("wide", "manual", clock.now())
     first = instance.book.claim(["wide"], "w1", clock.now(), timedelta(minutes=1))
