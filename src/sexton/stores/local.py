@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 # Written bytes between two requests to start writing back what came before.
 WRITEBACK_STEP = 8 * 1024 * 1024
+CAN_ADVISE = hasattr(os, "posix_fadvise")  # Linux and the BSDs; not macOS
 
 
 class EarlyWriteback(io.FileIO):
@@ -115,7 +116,8 @@ class LocalStore(Store):
         parent = os.path.dirname(final)
         os.makedirs(parent, exist_ok=True)
         temp = os.path.join(parent, f"{TEMP_PREFIX}{uuid.uuid4().hex}")
-        return PendingWrite(io.BufferedWriter(EarlyWriteback(temp)), temp, final, overwrite)
+        raw = EarlyWriteback(temp) if CAN_ADVISE else io.FileIO(temp, "xb")
+        return PendingWrite(io.BufferedWriter(raw), temp, final, overwrite)
 
     def _commit_write(self, pending: PendingWrite) -> None:
         pending.file.flush()
