@@ -31,7 +31,7 @@ from .verify import Checked, check_copies, remove_stale_temps
 # few in flight let the filesystem commit them together.
 COPIES_AT_ONCE = 4
 # Copies started but not yet recorded: twice the writers, so that while the run's thread
-# records finished copies (a transaction each) the writers already have the next ones.
+# records finished copies the writers already have the next ones.
 COPIES_IN_FLIGHT = 2 * COPIES_AT_ONCE
 
 
@@ -115,7 +115,7 @@ class _Cloner:
                     if self.ctx.should_stop():
                         break
                     self._start(pool, copy)
-                    if len(self._pending) >= COPIES_IN_FLIGHT:
+                    while len(self._pending) >= COPIES_IN_FLIGHT:
                         self._settle_finished(pool)
                 while self._pending:
                     self._settle_finished(pool)
