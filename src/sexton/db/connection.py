@@ -58,7 +58,8 @@ def _ping_when_idle(engine: Engine) -> None:
 
     @event.listens_for(engine, "checkin")
     def on_checkin(_dbapi_connection: Any, record: Any) -> None:
-        record.info["idle_since"] = time.monotonic()
+        if record is not None:  # None: a connection detached from the pool
+            record.info["idle_since"] = time.monotonic()
 
     @event.listens_for(engine, "checkout")
     def on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:

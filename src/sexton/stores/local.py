@@ -37,8 +37,9 @@ class EarlyWriteback(io.FileIO):
     Asking the kernel to drop the pages just written (``POSIX_FADV_DONTNEED``) starts their
     writeback at once, where it would otherwise wait until the ``fsync`` that makes the copy
     durable, and the copy does not push data someone is reading out of the page cache (pages
-    are dropped once on disk). Copies with an fsync each took 17-34 % less time this way
-    (bench/RESULTS.md, Clone). The data is still only safe after that fsync.
+    are dropped once on disk). A clone took about a tenth less time this way, a stand-alone
+    copier 17-34 % less (bench/RESULTS.md, Clone). The data is still only safe after that
+    fsync.
     """
 
     def __init__(self, path: str) -> None:
