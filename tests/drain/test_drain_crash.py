@@ -25,7 +25,7 @@ from sexton.tasks import registry
 
 TRIALS = int(os.environ.get("SEXTON_CRASH_TRIALS", "20"))  # per database
 BATCH = 120  # files the "crawler" adds whenever the source runs low
-KILL_WITHIN = 1.0  # seconds after the run starts working; a full batch takes longer
+KILL_WITHIN = 0.4  # seconds after the run starts working; a batch takes longer on SQLite too
 TASK = (
     "  - {name: drain, type: drain, source: crawl, prefix: warcs, destination: archive,"
     " max_size: 8K, naming: '{task}-{serial:05d}'}\n"
