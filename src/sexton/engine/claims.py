@@ -52,6 +52,21 @@ class ClaimRules:
 
 
 @dataclass(frozen=True)
+class ClaimRequest:
+    """A worker asking for a run: what either way of claiming needs."""
+
+    tasks: Collection[str]
+    executor: str
+    worker: str
+    now: datetime
+    lease: timedelta
+    rules: Mapping[str, ClaimRules]
+
+    def rules_of(self, task: str) -> ClaimRules:
+        return self.rules.get(task, ClaimRules())
+
+
+@dataclass(frozen=True)
 class Refusal:
     """Why a run cannot start now, and whether that skips it for good."""
 
@@ -112,31 +127,30 @@ CANDIDATES = _candidates(_OF_TASKS)
 CANDIDATES_SQLITE = _candidates(func.likely(_OF_TASKS))
 
 
-def claim_next(
-    connection: Connection,
-    *,
-    tasks: Collection[str],
-    executor: str,
-    worker: str,
-    now: datetime,
-    lease: timedelta,
-    rules: Mapping[str, ClaimRules],
-) -> Run | None:
-    """Claim the oldest due queued run of ``tasks`` this worker may start, or None."""
-    taken = lanes_taken(connection, tasks)
+def claim_next(connection: Connection, request: ClaimRequest) -> Run | None:
+    """Claim the oldest due queued run of the request's tasks this worker may start, or None."""
+    taken = lanes_taken(connection, request.tasks)
     # Tasks whose every lane is taken are left out, so their waiting runs cannot hide the
     # runs of other tasks behind them.
-    free = [t for t in tasks if len(taken[t]) < rules.get(t, ClaimRules()).concurrency]
+    free = [t for t in request.tasks if len(taken[t]) < request.rules_of(t).concurrency]
     if not free:
         return None
     query = CANDIDATES_SQLITE if connection.dialect.name == "sqlite" else CANDIDATES
-    candidates = connection.execute(query, {"executor": executor, "now": now, "tasks": free}).all()
-    for candidate in candidates:
+    parameters = {"executor": request.executor, "now": request.now, "tasks": free}
+    for candidate in connection.execute(query, parameters).all():
         lane = free_lane(taken[candidate.task], candidate.concurrency)
         if lane is None:
             continue
-        rule = rules.get(candidate.task, ClaimRules())
-        run = start(connection, candidate.id, candidate.task, lane, worker, now, lease, rule)
+        run = start(
+            connection,
+            candidate.id,
+            candidate.task,
+            lane,
+            request.worker,
+            request.now,
+            request.lease,
+            request.rules_of(candidate.task),
+        )
         if run is not None:
             return run
     return None
@@ -240,28 +254,21 @@ UNDECIDED = Undecided.UNDECIDED
 
 
 def claim_in_one_statement(
-    connection: Connection,
-    *,
-    tasks: Collection[str],
-    executor: str,
-    worker: str,
-    now: datetime,
-    lease: timedelta,
-    rules: Mapping[str, ClaimRules],
+    connection: Connection, request: ClaimRequest
 ) -> Run | None | Literal[Undecided.UNDECIDED]:
     """Claim as :func:`claim_next` does, in one statement on an autocommit PostgreSQL
     connection: the claimed run, None when nothing is due, or ``UNDECIDED``."""
-    plain = [task for task in tasks if not rules.get(task, ClaimRules()).read_elsewhere]
+    plain = [task for task in request.tasks if not request.rules_of(task).read_elsewhere]
     row = connection.execute(
         ONE_STATEMENT_CLAIM,
         {
-            "_executor": executor,
-            "_now": now,
-            "tasks": list(tasks),
+            "_executor": request.executor,
+            "_now": request.now,
+            "tasks": list(request.tasks),
             "plain": plain,
-            "_worker": worker,
-            "_lease_until": now + lease,
-            "_message": f"started by {worker}",
+            "_worker": request.worker,
+            "_lease_until": request.now + request.lease,
+            "_message": f"started by {request.worker}",
         },
     ).one_or_none()
     if row is None:

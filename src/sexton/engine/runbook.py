@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.exc import IntegrityError
@@ -16,6 +15,7 @@ from ..db import is_postgres, reading
 from ..db.tables import runs, task_state
 from .claims import (
     UNDECIDED,
+    ClaimRequest,
     ClaimRules,
     abandon,
     any_expired,
@@ -246,23 +246,16 @@ class RunBook:
     ) -> Run | None:
         """Claim the oldest due run this worker may start, or None. A claim that lost a lane
         to a simultaneous one is tried again from the start, in a new transaction."""
-        arguments: dict[str, Any] = {
-            "tasks": tasks,
-            "executor": executor,
-            "worker": worker,
-            "now": now,
-            "lease": lease,
-            "rules": self.rules,
-        }
+        request = ClaimRequest(tasks, executor, worker, now, lease, self.rules)
         for _ in range(CLAIM_ATTEMPTS):
             try:
                 if is_postgres(self.engine):
                     with self.statement_engine.connect() as connection:
-                        run = claim_in_one_statement(connection, **arguments)
+                        run = claim_in_one_statement(connection, request)
                     if run is not UNDECIDED:
                         return run
                 with self.engine.begin() as connection:
-                    return claim_next(connection, **arguments)
+                    return claim_next(connection, request)
             except IntegrityError:
                 continue
         return None
