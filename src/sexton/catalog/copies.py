@@ -82,8 +82,7 @@ class VerifiedCopy:
 
     original: Copy
     store: str
-    size: int
-    mtime: float | None
+    mtime: float | None  # as the destination reports it
 
 
 @cache
@@ -127,7 +126,7 @@ def register_copies(
                 "file_id": copy.original.file_id,
                 "store": copy.store,
                 "path": copy.original.name,
-                "size_seen": copy.size,
+                "size_seen": copy.original.size,
                 "mtime_seen": copy.mtime,
                 "now": now,
                 "checksum": copy.original.checksum,

@@ -234,7 +234,7 @@ class _Cloner:
     def _verified(self, copy: Copy, destination: Store) -> VerifiedCopy:
         info = destination.info(copy.name)
         mtime = info.mtime if info is not None else None
-        return VerifiedCopy(copy, destination.name, copy.size, mtime)
+        return VerifiedCopy(copy, destination.name, mtime)
 
     def _register(self, verified: list[VerifiedCopy]) -> None:
         """Record verified copies in one transaction; their bytes stay counted in ``used``."""
@@ -242,7 +242,7 @@ class _Cloner:
             return
         self.ctx.catalog.register_copies(verified)
         self.done += len(verified)
-        self.ctx.progress(items=len(verified), bytes=sum(v.size for v in verified))
+        self.ctx.progress(items=len(verified), bytes=sum(v.original.size for v in verified))
 
     def _full(self, destination: Store, why: str) -> None:
         if destination not in self.open:  # copies in flight to it found it full as well
