@@ -13,7 +13,7 @@ from backends import make_backend
 from sexton.catalog import Catalog, ScanPlan, Scope
 from sexton.checksums import Checksum
 from sexton.config import ConfigError
-from sexton.stores import open_store
+from sexton.stores import EntryInfo, open_store
 from support import START
 
 SCAN = "  - {name: scan, type: scan, store: store}\n"
@@ -149,6 +149,20 @@ def test_many_batches_stream_and_unchanged_rescan_writes_nothing(archive, store_
     (store_dir / "d1/f4").unlink()
     report, _ = catalog.reconcile(plan, lambda: store.walk())
     assert (report.missing, report.swept) == (1, True)
+
+
+def test_a_first_listing_that_repeats_a_name_in_a_later_batch_keeps_one_copy(archive):
+    # A store's first listing skips the lookups: a name listed again (an import listing may
+    # repeat one) must still end as one copy, with the later figures.
+    catalog = catalog_of(archive())
+    listing = [EntryInfo("a", 1, 1.5), EntryInfo("b", 2, 2.5), EntryInfo("a", 3, 3.5)]
+    plan = ScanPlan(store="store", source="import:store", batch_size=2)
+    _report, complete = catalog.reconcile(plan, lambda: listing)
+    assert complete
+    shown = catalog.show("a")
+    assert [(c.store, c.size_seen, c.mtime_seen) for c in shown.instances] == [("store", 3, 3.5)]
+    report, _ = catalog.reconcile(plan, lambda: listing[1:])
+    assert (report.new, report.changed, report.missing) == (0, 0, 0)
 
 
 def test_a_stopped_scan_keeps_its_batches_and_marks_nothing_missing(archive, store_dir: Path):

@@ -104,3 +104,38 @@ def test_local_walk_does_not_follow_directory_symlinks(local_store: Store) -> No
     (root / "real" / "f").write_bytes(b"x")
     os.symlink(root, root / "real" / "loop")
     assert [e.name for e in local_store.walk()] == ["real/f"]
+
+
+def test_a_local_walk_matches_the_tree_exactly_and_stops_its_lister_when_dropped(
+    tmp_path: Path,
+) -> None:
+    # The local walk runs in a child process: mtimes must come back as the very same floats
+    # (rescans compare them exactly), and a walk left unfinished must not leave it running.
+    for name in ("a", "b/c", "b/d/e", "undecodable-\udcff"):
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x" * len(name))
+    store = open_store("local", StoreSettings(url=str(tmp_path)))
+    listed = {e.name: (e.size, e.mtime) for e in store.walk()}
+    assert listed == {
+        name: (len(name), os.stat(tmp_path / name).st_mtime)
+        for name in ("a", "b/c", "b/d/e", "undecodable-\udcff")
+    }
+    walk = store.walk()
+    next(walk)
+    walk.close()
+    assert not _children_of_this_process()
+
+
+def test_a_local_walk_that_cannot_open_a_directory_fails_with_the_reason(tmp_path: Path) -> None:
+    # An error inside the lister process reaches the caller: a listing that ends early must
+    # never pass for a complete one (its unlisted files would be marked missing).
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    store = open_store("local", StoreSettings(url=str(tmp_path)))
+    with pytest.raises(OSError, match="Too many levels of symbolic links"):
+        list(store.walk(prefixes=["loop"]))
+
+
+def _children_of_this_process() -> list[str]:
+    children = Path(f"/proc/self/task/{os.getpid()}/children")
+    return children.read_text().split() if children.exists() else []

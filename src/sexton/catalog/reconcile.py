@@ -84,7 +84,13 @@ def _reconcile(
     should_stop: Callable[[], bool],
 ) -> tuple[ReconcileReport, bool]:
     counts: Counter[str] = Counter()
-    if not _pass(engine, clock, plan, listing(), counts, progress, should_stop, sweep=None):
+    with reading(engine) as connection:
+        # A store's first listing: nothing to look up, every name is new (a concurrent listing
+        # of the same store is settled by the inserts' ON CONFLICT).
+        first = not scanned.holds_copies(connection, plan.store)
+    if not _pass(
+        engine, clock, plan, listing(), counts, progress, should_stop, first=first, sweep=None
+    ):
         return _report(counts), False
     with reading(engine) as connection:
         expected = scanned.count_listed(connection, plan.store, plan.scope)
@@ -94,7 +100,9 @@ def _reconcile(
         counts["swept"] = 1
         counts["listed"] = counts["too_young"] = 0  # counted again by the second listing
         sweep = uuid.uuid4().hex
-        if not _pass(engine, clock, plan, listing(), counts, progress, should_stop, sweep=sweep):
+        if not _pass(
+            engine, clock, plan, listing(), counts, progress, should_stop, first=False, sweep=sweep
+        ):
             return _report(counts), False
         with reading(engine) as connection:
             for ids in scanned.not_swept(connection, plan.store, plan.scope, sweep):
@@ -113,10 +121,14 @@ def _pass(
     progress: Progress,
     should_stop: Callable[[], bool],
     *,
+    first: bool,
     sweep: str | None,
 ) -> bool:
     """One walk through the listing; ``counts["found"]`` ends as the number of listed copies
-    the catalog now holds as present or corrupt. False if stopped before the end."""
+    the catalog now holds as present or corrupt. False if stopped before the end.
+
+    ``first``: the store held no copies when the pass began, so no batch is looked up.
+    """
     reader = _ReadAhead if plan.read_ahead else _InLine
 
     def look_up(batch: list[EntryInfo]) -> Recorded | None:
@@ -124,7 +136,12 @@ def _pass(
         # query and a set intersection. Skipped in a sweep, which needs every copy's id, and
         # once a pass has found nothing unchanged (a first scan), where it would only add a
         # query.
-        if not batch or sweep is not None or (counts["listed"] and not counts["unchanged"]):
+        if (
+            first
+            or not batch
+            or sweep is not None
+            or (counts["listed"] and not counts["unchanged"])
+        ):
             return None
         with reading(engine) as connection:
             return scanned.listed_as_recorded(connection, plan.store, [e.name for e in batch])
@@ -133,7 +150,7 @@ def _pass(
         """Look the batch up and write it; return the entries handled and bytes hashed."""
         hashed_before = counts["hashed_bytes"]
         if batch:
-            _apply_batch(engine, clock, plan, batch, look_up(batch), counts, sweep)
+            _apply_batch(engine, clock, plan, batch, look_up(batch), counts, first, sweep)
         return len(batch), counts["hashed_bytes"] - hashed_before
 
     # PostgreSQL does a batch's work in its own process, so a batch is applied in a thread
@@ -267,6 +284,7 @@ def _apply_batch(
     batch: list[EntryInfo],
     recorded: Recorded | None,
     counts: Counter[str],
+    known_nothing: bool,
     sweep: str | None,
 ) -> None:
     if recorded is not None:  # set aside what is listed as recorded: nothing to do for it
@@ -279,8 +297,10 @@ def _apply_batch(
         if not batch:
             return
     counts["listed"] += len(batch)
-    with reading(engine) as connection:
-        known = scanned.known_instances(connection, plan.store, [e.name for e in batch])
+    known: dict[str, Known] = {}
+    if not known_nothing:
+        with reading(engine) as connection:
+            known = scanned.known_instances(connection, plan.store, [e.name for e in batch])
     new: list[EntryInfo] = []
     changed: dict[str, Known] = {}
     reappeared: list[int] = []
@@ -312,6 +332,7 @@ def _apply_batch(
         return  # an unchanged batch costs one read and no write
     now = clock.now()
     with engine.begin() as connection:
+        scanned.commit_without_waiting(connection)
         scanned.add_new(connection, plan.store, added, now, plan.source, sweep)
         scanned.record_changed(connection, rewritten, now, sweep)
         scanned.record_reappeared(connection, reappeared, now, sweep)

@@ -1,9 +1,10 @@
 """Stores on a local (or locally mounted) filesystem, using the OS directly where it matters.
 
-Listing uses ``os.scandir`` (one open directory at a time, no list of the tree in memory)
-and writes ``fsync`` the file and its directory, so a power cut cannot leave a renamed but
-empty file behind. Written data is handed to the disk as it goes (:class:`EarlyWriteback`),
-so that final ``fsync`` has little left to wait for.
+Listing uses ``os.scandir`` in a child process (one open directory at a time, no list of
+the tree in memory; see ``tree_walk``), and writes ``fsync`` the file and its directory, so
+a power cut cannot leave a renamed but empty file behind. Written data is handed to the
+disk as it goes (:class:`EarlyWriteback`), so that final ``fsync`` has little left to wait
+for.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import io
 import os
 import shutil
 import stat
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import suppress
@@ -21,6 +23,7 @@ from sexton.stores.entry import EntryInfo
 from sexton.stores.errors import AlreadyExists, StoreError
 from sexton.stores.paths import TEMP_PREFIX, is_temp_name
 from sexton.stores.store import PendingWrite, Store
+from sexton.stores.tree_walk import walk_in_child, walk_tree
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
@@ -60,36 +63,14 @@ class EarlyWriteback(io.FileIO):
 class LocalStore(Store):
     """A directory tree on this host (``file://`` URLs or plain paths)."""
 
-    # A walk is system calls and Python, holding the GIL between them: in a thread beside
-    # the catalog writes it slowed a million-file rescan by a quarter (bench/scan.py).
+    # The walk runs in a child process of its own (see tree_walk), ahead of the reader by a
+    # pipe's worth of entries: a thread reading ahead would only take the GIL from the writer.
     listing_waits = False
 
     def _walk_under(self, top: str, relative: str) -> Iterator[EntryInfo]:
-        # Depth-first with an explicit stack of directories still to visit: memory grows with
-        # the number of pending directories, never with the number of files. Each directory
-        # is listed through an open descriptor, so its files are stat'ed relative to it
-        # (fstatat) instead of through their whole path: a sixth off a million-file walk.
-        stack = [(top, relative)]
-        while stack:
-            directory, prefix = stack.pop()
-            try:
-                fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-            except (FileNotFoundError, NotADirectoryError):
-                continue  # a prefix that does not exist, or a directory removed meanwhile
-            try:
-                with os.scandir(fd) as entries:
-                    for entry in entries:
-                        name = entry.name
-                        if entry.is_dir(follow_symlinks=False):
-                            stack.append((f"{directory}/{name}", f"{prefix}{name}/"))
-                        elif entry.is_file() and not is_temp_name(name):
-                            try:
-                                st = entry.stat()
-                            except FileNotFoundError:
-                                continue  # deleted between listing and stat
-                            yield EntryInfo(prefix + name, st.st_size, st.st_mtime)
-            finally:
-                os.close(fd)
+        walk = walk_in_child if sys.executable else walk_tree  # embedded: no interpreter to run
+        for entry in walk(top, relative, TEMP_PREFIX):
+            yield EntryInfo._make(entry)
 
     def _check_root(self) -> None:
         if not os.path.isdir(self.root):
