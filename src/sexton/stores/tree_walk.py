@@ -13,10 +13,12 @@ from __future__ import annotations
 import fcntl
 import marshal
 import os
+import struct
 import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import suppress
+from typing import IO, BinaryIO
 
 # Entries per frame: large enough that a frame costs little, small enough to stream.
 FRAME = 2000
@@ -26,6 +28,9 @@ PIPE_SIZE = 1024 * 1024
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)  # named in Python 3.10+, Linux only
 
 Entry = tuple[str, int, float]
+# Each frame is sent with its length first: ``marshal.load`` on a pipe would read it item by
+# item, a method call per name.
+_LENGTH = struct.Struct("<I")
 
 
 def walk_tree(top: str, relative: str, skip_prefix: str) -> Iterator[Entry]:
@@ -76,12 +81,7 @@ def walk_in_child(top: str, relative: str, skip_prefix: str) -> Iterator[Entry]:
     with suppress(OSError):  # the walk runs ahead by this much while the reader writes
         fcntl.fcntl(child.stdout.fileno(), F_SETPIPE_SZ, PIPE_SIZE)
     try:
-        while True:
-            try:
-                frame = marshal.load(child.stdout)
-            except EOFError:
-                break
-            yield from frame
+        yield from _received(child.stdout)
         error = child.stderr.read().decode(errors="replace").strip()
         if child.wait() != 0:
             last = error.splitlines()[-1] if error else f"exit status {child.returncode}"
@@ -94,17 +94,34 @@ def walk_in_child(top: str, relative: str, skip_prefix: str) -> Iterator[Entry]:
         child.stderr.close()
 
 
+def _received(pipe: IO[bytes]) -> Iterator[Entry]:
+    """The entries of each whole frame on ``pipe``, until it ends (a cut frame ends it too:
+    the child's exit status tells why)."""
+    while len(header := pipe.read(_LENGTH.size)) == _LENGTH.size:
+        (length,) = _LENGTH.unpack(header)
+        data = pipe.read(length)
+        if len(data) < length:
+            return
+        yield from marshal.loads(data)
+
+
 def _main(top: str, relative: str, skip_prefix: str) -> None:
     out = sys.stdout.buffer
     frame: list[Entry] = []
     for entry in walk_tree(top, relative, skip_prefix):
         frame.append(entry)
         if len(frame) >= FRAME:
-            marshal.dump(frame, out)
+            _send(out, frame)
             frame = []
     if frame:
-        marshal.dump(frame, out)
+        _send(out, frame)
     out.flush()
+
+
+def _send(out: BinaryIO, frame: list[Entry]) -> None:
+    data = marshal.dumps(frame)
+    out.write(_LENGTH.pack(len(data)))
+    out.write(data)
 
 
 if __name__ == "__main__":
