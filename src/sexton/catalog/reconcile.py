@@ -25,6 +25,7 @@ from sexton.checksums import Checksum
 from sexton.clock import Clock
 from sexton.collector import rare_collections
 from sexton.db import reading
+from sexton.db.checkpoints import background_checkpoints
 from sexton.stores import EntryInfo
 
 from . import scanned
@@ -71,7 +72,7 @@ def reconcile(
     An incomplete pass (``should_stop``) keeps every batch it wrote but concludes nothing
     about vanished files.
     """
-    with rare_collections():
+    with rare_collections(), background_checkpoints(engine):
         return _reconcile(engine, clock, plan, listing, progress, should_stop)
 
 
