@@ -14,8 +14,6 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import nullcontext
 from dataclasses import dataclass
 from itertools import islice
 
@@ -154,19 +152,15 @@ def _pass(
             _apply_batch(engine, clock, plan, batch, look_up(batch), counts, first, sweep)
         return len(batch), counts["hashed_bytes"] - hashed_before
 
-    # PostgreSQL does a batch's work in its own process, so a batch is applied in a thread
-    # while the next one is listed; SQLite works in ours, taking the GIL back row by row, and
-    # a thread would only slow both.
-    overlap = engine.dialect.name == "postgresql"
-    in_thread = ThreadPoolExecutor(1, thread_name_prefix="scan-apply") if overlap else None
-    with reader(entries, plan.batch_size) as listing, in_thread or nullcontext() as applier:
-        applied = _Applied(apply, progress, applier)
+    # One batch at a time, in order, so each batch's lookup sees the rows of the one before.
+    # (Applying a batch in a thread while the next is listed gained nothing once local walks
+    # ran in a process of their own, and slowed a PostgreSQL rescan by a sixth: the lookup's
+    # thread and the listing fought for the GIL.)
+    with reader(entries, plan.batch_size) as listing:
         for batch in _in_scope(plan.scope, listing):
             if should_stop():
-                applied.wait()
                 return False
-            applied.start(batch)
-        applied.wait()
+            progress(*apply(batch))
     return True
 
 
@@ -179,36 +173,6 @@ def _in_scope(scope: Scope, listing: Iterable[list[EntryInfo]]) -> Iterator[list
         if not scope.holds_everything:
             listed = [e for e in listed if scope.holds(e.name)]
         yield list({e.name: e for e in listed}.values())
-
-
-class _Applied:
-    """Batches applied one at a time and in order, so each batch's lookup sees the rows of the
-    one before. With ``applier``, a batch is applied in its thread while the caller lists the
-    next: the database and the listing work at once, and one batch at most is in flight."""
-
-    def __init__(
-        self,
-        apply: Callable[[list[EntryInfo]], tuple[int, int]],
-        progress: Progress,
-        applier: ThreadPoolExecutor | None,
-    ) -> None:
-        self._apply = apply
-        self._progress = progress
-        self._applier = applier
-        self._ahead: Future[tuple[int, int]] | None = None
-
-    def start(self, batch: list[EntryInfo]) -> None:
-        if self._applier is None:
-            self._progress(*self._apply(batch))
-            return
-        self.wait()
-        self._ahead = self._applier.submit(self._apply, batch)
-
-    def wait(self) -> None:
-        """Finish the batch in flight, if any: its failure is raised here."""
-        if self._ahead is not None:
-            ahead, self._ahead = self._ahead, None
-            self._progress(*ahead.result())
 
 
 class _ReadAhead:
