@@ -48,9 +48,11 @@ HEX_LENGTHS: dict[str, int] = {
 # read. Bare hex values are still read as md5, so librarian catalogs load unchanged.
 DEFAULT_ALGORITHM = "sha256"
 
-# 4 MiB per read: big enough that syscall and GIL hand-over costs vanish next to hashing
-# (hashlib releases the GIL only above 2 KiB), small enough that threads x chunk stays modest.
-CHUNK_SIZE = 4 * 1024 * 1024
+# 128 KiB per read: big enough that syscall and GIL hand-over costs vanish next to hashing
+# (hashlib releases the GIL only above 2 KiB), small enough to stay in the core's cache between
+# the copy out of the page cache and the hash reading it. Two threads hashing 4 GiB with md5
+# from the page cache: 4.2 s and 0.8 s of system time, against 5.4 s and 1.8 s with 4 MiB.
+CHUNK_SIZE = 128 * 1024
 
 # Parallel hashing threads: one per core, capped so a big host does not open hundreds of files.
 DEFAULT_THREADS = min(8, os.cpu_count() or 1)
@@ -132,9 +134,8 @@ def hash_stream(
 def read_chunks(fileobj: BinaryIO, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes | memoryview]:
     """The file's content in chunks, each valid only until the next one is asked for.
 
-    One buffer serves every chunk where the file can ``readinto`` it: a new 4 MiB bytes per
-    read costs an mmap, a page fault per 4 KiB and a munmap each time, a few per cent of
-    md5's speed.
+    One buffer serves every chunk where the file can ``readinto`` it: a new bytes per read
+    costs an allocation and a page fault per 4 KiB each time, a few per cent of md5's speed.
     """
     readinto = getattr(fileobj, "readinto", None)
     if readinto is None:  # a file object that can only hand out new bytes
