@@ -71,8 +71,9 @@ def holds_copies(connection: Connection, store: str) -> bool:
 def known_instances(connection: Connection, store: str, names: Sequence[str]) -> dict[str, Known]:
     """The catalog's record of each name on ``store``: one indexed lookup for the batch.
 
-    Most of a first scan's batches come here, while the store's copies are too new for the
-    planner's statistics, so PostgreSQL probes (store, path) name by name (see ``_by_path``).
+    A rescan that finds many new files sends them here while their copies are too new for
+    the planner's statistics, so PostgreSQL probes (store, path) name by name (see
+    ``_by_path``). A store's first scan skips this lookup.
     """
     columns = "path, id, size_seen, mtime_seen, state"
     rows = _by_path(connection, columns, store, names, probe_each=True)
@@ -179,9 +180,10 @@ def add_new(
 # (name, size, checksum, mtime, whole seconds of the mtime, microseconds)
 _NewRow = tuple[str, int, str | None, float | None, int | None, int | None]
 
-# The batch waits in a temporary table while one statement per table moves it: SQLite
-# then works without the GIL, while the listing thread goes on, and each row's values are
-# bound once instead of once per table. Kept per connection, emptied by each batch.
+# The batch waits in a temporary table while one statement per table moves it: each row's
+# values are bound once instead of once per table, and SQLite then works without stepping
+# back into Python per row. Inserting a million new files: 26.7 s -> 14.9 s. Kept per
+# connection, emptied by each batch.
 _SQLITE_BATCH_TABLE = """
 CREATE TEMPORARY TABLE IF NOT EXISTS scan_batch (
     name TEXT NOT NULL, size INTEGER NOT NULL, checksum TEXT,
