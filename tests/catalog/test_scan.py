@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -155,12 +155,21 @@ def test_a_first_listing_that_repeats_a_name_in_a_later_batch_keeps_one_copy(arc
     # A store's first listing skips the lookups: a name listed again (an import listing may
     # repeat one) must still end as one copy, with the later figures.
     catalog = catalog_of(archive())
-    listing = [EntryInfo("a", 1, 1.5), EntryInfo("b", 2, 2.5), EntryInfo("a", 3, 3.5)]
+    listing = [
+        EntryInfo("a", 1, 1.5),
+        EntryInfo("b", 2, 1706700600.123456),
+        EntryInfo("before 1970", 0, -1.5),
+        EntryInfo("a", 3, 3.5),
+    ]
     plan = ScanPlan(store="store", source="import:store", batch_size=2)
     _report, complete = catalog.reconcile(plan, lambda: listing)
     assert complete
     shown = catalog.show("a")
     assert [(c.store, c.size_seen, c.mtime_seen) for c in shown.instances] == [("store", 3, 3.5)]
+    # created_at is the mtime when the file was first seen, to the microsecond
+    for entry in listing[:3]:
+        created = catalog.show(entry.name).file.created_at
+        assert created == datetime.fromtimestamp(entry.mtime, UTC)
     report, _ = catalog.reconcile(plan, lambda: listing[1:])
     assert (report.new, report.changed, report.missing) == (0, 0, 0)
 
