@@ -161,7 +161,9 @@ def test_enable_flags_switch_healing_off_and_hold_the_sync_back(sexton: Sexton) 
     )
     status = sexton.status()
     assert (status["healing"]["enabled"], status["healing"]["status"]) == (False, "paused")
-    assert (status["dump"]["enabled"], status["dump"]["status"]) == (True, "new")
+    # Never run, on an every-second pattern: new within its first second, late after that (a
+    # slow `status` can take longer than a second), but never paused like healing.
+    assert status["dump"]["enabled"] and status["dump"]["status"] in ("new", "late")
 
     with sexton.serve(), api_client(sexton, ADMIN_TOKEN) as admin:
         wait_until_serving(sexton)
