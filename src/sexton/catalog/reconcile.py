@@ -132,9 +132,9 @@ def _pass(
 
     def look_up(batch: list[EntryInfo]) -> Recorded | None:
         # Most of a rescan is files listed as the catalog has them: found with one narrow
-        # query and a set intersection. Skipped in a sweep, which needs every copy's id, and
-        # once a pass has found nothing unchanged (a first scan), where it would only add a
-        # query.
+        # query and a set intersection. Skipped in a store's first listing, in a sweep, which
+        # needs every copy's id, and once a pass has found nothing unchanged (every file new),
+        # where it would only add a query.
         if (
             first
             or not batch
@@ -249,7 +249,7 @@ def _apply_batch(
     batch: list[EntryInfo],
     recorded: Recorded | None,
     counts: Counter[str],
-    known_nothing: bool,
+    first: bool,
     sweep: str | None,
 ) -> None:
     if recorded is not None:  # set aside what is listed as recorded: nothing to do for it
@@ -263,7 +263,7 @@ def _apply_batch(
             return
     counts["listed"] += len(batch)
     known: dict[str, Known] = {}
-    if not known_nothing:
+    if not first:  # a store's first listing: every name is new
         with reading(engine) as connection:
             known = scanned.known_instances(connection, plan.store, [e.name for e in batch])
     new: list[EntryInfo] = []
