@@ -5,6 +5,10 @@ The tree of empty files is built once under bench/data/ and reused. Each scan ru
 child process, so its peak RSS can be read with ``getrusage(RUSAGE_CHILDREN)``; the child
 times the scan itself (not interpreter start-up). PostgreSQL is ``$SEXTON_TEST_PG`` (a
 throwaway schema); it is skipped if unreachable.
+
+The ``postgres floor`` line is PostgreSQL alone inserting the rows a first scan of the tree
+writes, into the same tables and indexes: no listing, no client, no batches. No first scan
+on that server can be faster.
 """
 
 from __future__ import annotations
@@ -80,6 +84,59 @@ def child(database: str, root: str) -> None:
     print(json.dumps({"seconds": seconds, "report": report.to_json()}))
 
 
+FLOOR_STATEMENTS = (
+    "INSERT INTO files (name, size, created_at, ingested_at, source)"
+    " SELECT name, size, to_timestamp(mtime), now(), 'scan:bench' FROM listing"
+    " ORDER BY name ON CONFLICT (name) DO NOTHING",
+    "INSERT INTO instances (file_id, store, path, state, size_seen, mtime_seen, seen_at)"
+    " SELECT f.id, 'bench', l.name, 'present', l.size, l.mtime, now()"
+    " FROM listing l JOIN files f ON f.name = l.name ORDER BY l.name"
+    " ON CONFLICT (store, path) DO NOTHING",
+)
+
+
+def postgres_floor(admin: sa.Engine, database: str, schema: str, root: Path) -> float:
+    """Seconds the server takes for a first scan's inserts of ``root``, set-based, in one
+    transaction, into a fresh catalog beside ``schema``. The listing is copied into a
+    temporary table first, untimed."""
+    from sexton.db import connect, upgrade
+
+    floor_schema = f"{schema}_floor"
+    with admin.begin() as connection:
+        connection.execute(sa.text(f"CREATE SCHEMA {floor_schema}"))
+    engine = connect(database.replace(schema, floor_schema))
+    upgrade(engine)
+    rows = [
+        (str(Path(directory, name).relative_to(root)), stat.st_size, stat.st_mtime)
+        for directory, _, names in os.walk(root)
+        for name in names
+        for stat in [os.stat(Path(directory, name))]
+    ]
+    connection = engine.raw_connection()
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "CREATE TEMPORARY TABLE listing"
+                " (name text NOT NULL, size bigint NOT NULL, mtime double precision)"
+            )
+            with cursor.copy("COPY listing FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cursor.execute("ANALYZE listing")
+            connection.commit()
+            start = time.perf_counter()
+            cursor.execute("SET synchronous_commit = off")
+            for statement in FLOOR_STATEMENTS:
+                cursor.execute(statement)
+            connection.commit()
+            return time.perf_counter() - start
+    finally:
+        connection.close()
+        engine.dispose()
+        with admin.begin() as connection:
+            connection.execute(sa.text(f"DROP SCHEMA {floor_schema} CASCADE"))
+
+
 def databases() -> list[tuple[str, str, sa.Engine | None, str | None]]:
     sqlite_file = DATA / "scan-bench.db"
     for suffix in ("", "-wal", "-shm"):
@@ -112,7 +169,7 @@ def main() -> None:
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"{args.files} files, {os.cpu_count()} CPUs, load average {load}", flush=True)
     print(f"find -printf: {find:.2f} s", flush=True)
-    print(f"{'database':<9} {'scan':>8} {'ratio':>6} {'rescan':>8} {'ratio':>6} {'peak RSS':>9}")
+    print(f"{'database':<14} {'scan':>8} {'ratio':>6} {'rescan':>8} {'ratio':>6} {'peak RSS':>9}")
     for name, url, admin, schema in databases():
         try:
             first, report, _ = scan_in_child(url, root)
@@ -124,10 +181,13 @@ def main() -> None:
                 with admin.begin() as connection:
                     connection.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
         print(
-            f"{name:<9} {first:>7.2f}s {first / find:>5.1f}x {again:>7.2f}s {again / find:>5.1f}x"
+            f"{name:<14} {first:>7.2f}s {first / find:>5.1f}x {again:>7.2f}s {again / find:>5.1f}x"
             f" {peak / 1024:>6.0f} MB   (load average {os.getloadavg()[0]:.1f})",
             flush=True,
         )
+        if admin is not None:  # after the scans: its listing would count in their peak RSS
+            floor = postgres_floor(admin, url, schema, root)
+            print(f"{name + ' floor':<14} {floor:>7.2f}s {floor / find:>5.1f}x", flush=True)
 
 
 if __name__ == "__main__":
