@@ -84,14 +84,13 @@ def child(database: str, root: str) -> None:
     print(json.dumps({"seconds": seconds, "report": report.to_json()}))
 
 
+# Plain inserts, the least a first scan can ask of the server when no name is catalogued yet.
 FLOOR_STATEMENTS = (
     "INSERT INTO files (name, size, created_at, ingested_at, source)"
-    " SELECT name, size, to_timestamp(mtime), now(), 'scan:bench' FROM listing"
-    " ORDER BY name ON CONFLICT (name) DO NOTHING",
+    " SELECT name, size, to_timestamp(mtime), now(), 'scan:bench' FROM listing ORDER BY name",
     "INSERT INTO instances (file_id, store, path, state, size_seen, mtime_seen, seen_at)"
     " SELECT f.id, 'bench', l.name, 'present', l.size, l.mtime, now()"
-    " FROM listing l JOIN files f ON f.name = l.name ORDER BY l.name"
-    " ON CONFLICT (store, path) DO NOTHING",
+    " FROM listing l JOIN files f ON f.name = l.name ORDER BY l.name",
 )
 
 

@@ -174,6 +174,33 @@ def test_a_first_listing_that_repeats_a_name_in_a_later_batch_keeps_one_copy(arc
     assert (report.new, report.changed, report.missing) == (0, 0, 0)
 
 
+def test_a_first_listing_merges_the_files_another_store_already_holds(archive):
+    # A mirror's first listing: its batches are new files until one meets a file catalogued
+    # from another store. That batch and the rest merge: one file row, a copy on each store.
+    catalog = catalog_of(archive())
+    catalog.reconcile(
+        ScanPlan(store="store", source="scan:store"), lambda: [EntryInfo("held", 4, 1.5)]
+    )
+    checksum = Checksum.parse("md5:" + "a" * 32)
+    mirror = ["new 1", "new 2", "held", "new 3", "new 4"]
+
+    def hasher(entries):
+        return ((e, checksum) for e in entries)
+
+    plan = ScanPlan(store="mirror", source="scan:mirror", hasher=hasher, batch_size=2)
+    report, complete = catalog.reconcile(plan, lambda: [EntryInfo(name, 4, 2.5) for name in mirror])
+    assert complete and (report.new, report.missing) == (5, 0)
+    held = catalog.show("held")
+    assert sorted((c.store, c.mtime_seen) for c in held.instances) == [
+        ("mirror", 2.5),
+        ("store", 1.5),
+    ]
+    # The row the first store's listing made is kept, and gains the checksum it lacked.
+    assert (held.file.source, held.file.checksum) == ("scan:store", str(checksum))
+    assert sorted(f.file.name for f in catalog.ls(store="mirror")) == sorted(mirror)
+    assert len({(f.file.id, f.file.name) for f in catalog.ls()}) == len(mirror)  # one row each
+
+
 def test_a_stopped_scan_keeps_its_batches_and_marks_nothing_missing(archive, store_dir: Path):
     for i in range(10):
         put(store_dir, f"f{i}")

@@ -298,7 +298,16 @@ def _apply_batch(
     now = clock.now()
     with engine.begin() as connection:
         scanned.commit_without_waiting(connection)
-        scanned.add_new(connection, plan.store, added, now, plan.source, sweep)
+        if scanned.add_new(
+            connection,
+            plan.store,
+            added,
+            now,
+            plan.source,
+            sweep,
+            expect_conflicts=bool(counts["merged"]),
+        ):
+            counts["merged"] += 1  # conflicts met once are expected for the rest of the pass
         scanned.record_changed(connection, rewritten, now, sweep)
         scanned.record_reappeared(connection, reappeared, now, sweep)
         if sweep is not None:

@@ -4,6 +4,8 @@ Each function is one or two statements over a whole batch: per-row round trips w
 million-file scan take hours. Listings of the same store may run concurrently (two scan tasks
 with overlapping prefixes, a scan and an import), so inserts use ``ON CONFLICT`` instead of
 check-then-insert, which would let both sides insert and one fail on the unique constraint.
+On PostgreSQL a batch first tries plain inserts, cheaper when nothing conflicts, and falls
+back to ``ON CONFLICT`` when something does (see ``add_new``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from datetime import datetime
 from operator import itemgetter
 from typing import Any, NamedTuple
 
+from psycopg.errors import UniqueViolation
 from sqlalchemy import Connection, Integer, String, bindparam, func, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -150,17 +153,25 @@ def add_new(
     now: datetime,
     source: str,
     sweep: str | None,
-) -> None:
-    """Catalog files first listed now, and their copy on ``store``.
+    *,
+    expect_conflicts: bool = True,
+) -> bool:
+    """Catalog files first listed now, and their copy on ``store``; True if the batch was
+    merged with ``ON CONFLICT``.
 
     The first scan of a store is almost nothing but this, so rows go to the driver already
     converted into a temporary table (SQLite: ``executemany``; PostgreSQL: ``COPY``), then one
     ``INSERT ... SELECT`` per table, in the caller's transaction. A file's mtime becomes
     ``created_at`` in SQL, from whole seconds and microseconds, exactly as ``UTCDateTime``
     would store it, so no row needs a ``datetime``.
+
+    Unless ``expect_conflicts``, PostgreSQL first tries plain inserts in a savepoint: a
+    million new files then take 4 s less than through ``ON CONFLICT`` (its speculative
+    insertion probes each index twice and logs each row twice). A name already there undoes
+    the savepoint and the batch is merged; callers then expect conflicts for the rest.
     """
     if not batch:
-        return
+        return False
     stamp = _bound(connection, now)
     # In name order, so that neighbouring entries of the name indexes are written together:
     # a listing's own order scatters them over the whole index, a page read for each.
@@ -172,9 +183,9 @@ def add_new(
         key=itemgetter(0),
     )
     if connection.dialect.name == "postgresql":
-        _add_new_postgresql(connection, store, rows, stamp, source, sweep)
-    else:
-        _add_new_sqlite(connection, store, rows, stamp, source, sweep)
+        return _add_new_postgresql(connection, store, rows, stamp, source, sweep, expect_conflicts)
+    _add_new_sqlite(connection, store, rows, stamp, source, sweep)
+    return True  # SQLite always merges
 
 
 # (name, size, checksum, mtime, whole seconds of the mtime, microseconds)
@@ -244,28 +255,38 @@ CREATE TEMPORARY TABLE scan_batch (
 ) ON COMMIT DROP
 """
 # ORDER BY name: two scans inserting overlapping names take the unique index's row locks in
-# the same order, so they queue instead of deadlocking. On conflict, as for SQLite above.
-_PG_NEW_FILES = """
+# the same order, so they queue instead of deadlocking.
+_PG_INSERT_FILES = """
 INSERT INTO files (name, size, checksum, created_at, ingested_at, source)
 SELECT name, size, checksum,
        (to_timestamp(whole) AT TIME ZONE 'UTC') + micros * interval '1 microsecond',
        %(now)s, %(source)s
 FROM scan_batch ORDER BY name
-ON CONFLICT (name) DO UPDATE SET checksum = EXCLUDED.checksum
-WHERE files.checksum IS NULL AND EXCLUDED.checksum IS NOT NULL
 """
 # A subquery, not a join: the temporary table has no statistics, and the planner would hash
 # the whole files table for every batch instead of probing its name index.
-_PG_NEW_COPIES = """
+_PG_INSERT_COPIES = """
 INSERT INTO instances (file_id, store, path, state, size_seen, mtime_seen, seen_at, swept,
                        verified_at, verified_checksum)
 SELECT (SELECT id FROM files WHERE name = b.name), %(store)s, b.name, %(state)s, b.size,
        b.mtime, %(now)s, %(sweep)s, CASE WHEN b.checksum IS NULL THEN NULL ELSE %(now)s END,
        b.checksum
 FROM scan_batch b ORDER BY b.name
-ON CONFLICT (store, path) DO UPDATE SET state = EXCLUDED.state, size_seen = EXCLUDED.size_seen,
-    mtime_seen = EXCLUDED.mtime_seen, seen_at = EXCLUDED.seen_at, swept = EXCLUDED.swept
 """
+# On conflict, as for SQLite above.
+_PG_UPSERT_FILES = (
+    _PG_INSERT_FILES
+    + """ON CONFLICT (name) DO UPDATE SET checksum = EXCLUDED.checksum
+WHERE files.checksum IS NULL AND EXCLUDED.checksum IS NOT NULL
+"""
+)
+_PG_UPSERT_COPIES = (
+    _PG_INSERT_COPIES
+    + """ON CONFLICT (store, path) DO UPDATE SET state = EXCLUDED.state,
+    size_seen = EXCLUDED.size_seen, mtime_seen = EXCLUDED.mtime_seen, seen_at = EXCLUDED.seen_at,
+    swept = EXCLUDED.swept
+"""
+)
 
 
 def _add_new_postgresql(
@@ -275,16 +296,26 @@ def _add_new_postgresql(
     now: Any,
     source: str,
     sweep: str | None,
-) -> None:
+    expect_conflicts: bool,
+) -> bool:
+    files_params = {"now": now, "source": source}
+    copies_params = {"store": store, "state": PRESENT, "now": now, "sweep": sweep}
     with _driver(connection).cursor() as cursor:
         cursor.execute(_PG_BATCH_TABLE)
         with cursor.copy("COPY scan_batch FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
-        cursor.execute(_PG_NEW_FILES, {"now": now, "source": source})
-        cursor.execute(
-            _PG_NEW_COPIES, {"store": store, "state": PRESENT, "now": now, "sweep": sweep}
-        )
+        if not expect_conflicts:
+            try:
+                with connection.begin_nested():
+                    cursor.execute(_PG_INSERT_FILES, files_params)
+                    cursor.execute(_PG_INSERT_COPIES, copies_params)
+                return False
+            except UniqueViolation:
+                pass  # the savepoint is undone: insert the batch again, merging
+        cursor.execute(_PG_UPSERT_FILES, files_params)
+        cursor.execute(_PG_UPSERT_COPIES, copies_params)
+        return True
 
 
 def record_changed(
