@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -199,6 +201,24 @@ def test_a_first_listing_merges_the_files_another_store_already_holds(archive):
     assert (held.file.source, held.file.checksum) == ("scan:store", str(checksum))
     assert sorted(f.file.name for f in catalog.ls(store="mirror")) == sorted(mirror)
     assert len({(f.file.id, f.file.name) for f in catalog.ls()}) == len(mirror)  # one row each
+
+
+def test_two_first_listings_of_one_store_at_once_record_each_copy_once(archive):
+    # Two imports of the same listing racing: each batch of one waits on the other's
+    # uncommitted rows, finds them committed, and merges instead of failing.
+    catalog = catalog_of(archive())
+    listing = [EntryInfo(f"f{i:03d}", i, 1.5) for i in range(200)]
+    plan = ScanPlan(store="store", source="import:store", batch_size=20)
+    start = threading.Barrier(2)
+
+    def import_listing() -> bool:
+        start.wait()
+        return catalog.reconcile(plan, lambda: listing)[1]
+
+    with ThreadPoolExecutor(2) as pool:
+        assert list(pool.map(lambda _: import_listing(), range(2))) == [True, True]
+    rows = [(f.file.name, f.store, f.state) for f in catalog.ls()]
+    assert sorted(rows) == [(e.name, "store", "present") for e in listing]
 
 
 def test_a_stopped_scan_keeps_its_batches_and_marks_nothing_missing(archive, store_dir: Path):
