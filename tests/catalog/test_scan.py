@@ -204,8 +204,8 @@ def test_a_first_listing_merges_the_files_another_store_already_holds(archive):
 
 
 def test_two_first_listings_of_one_store_at_once_record_each_copy_once(archive):
-    # Two imports of the same listing racing: each batch of one waits on the other's
-    # uncommitted rows, finds them committed, and merges instead of failing.
+    # Two imports of the same listing racing. On PostgreSQL a batch that meets the other's
+    # uncommitted rows waits for their commit, then merges instead of failing.
     catalog = catalog_of(archive())
     listing = [EntryInfo(f"f{i:03d}", i, 1.5) for i in range(200)]
     plan = ScanPlan(store="store", source="import:store", batch_size=20)

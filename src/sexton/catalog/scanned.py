@@ -165,9 +165,10 @@ def add_new(
     would store it, so no row needs a ``datetime``.
 
     Unless ``expect_conflicts``, PostgreSQL first tries plain inserts in a savepoint: a
-    million new files then take 4 s less than through ``ON CONFLICT`` (its speculative
-    insertion probes each index twice and logs each row twice). A name already there undoes
-    the savepoint and the batch is merged; callers then expect conflicts for the rest.
+    million new files then took 4.5 s less than through ``ON CONFLICT``, whose speculative
+    insertion checks the unique index before inserting and logs a confirmation per row. A
+    name already there undoes the savepoint and the batch is merged; callers then expect
+    conflicts for the rest of their listing.
     """
     if not batch:
         return False
