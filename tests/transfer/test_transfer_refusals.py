@@ -1,7 +1,8 @@
 """What send_clone makes of the destination's answers, with two real sites on loopback
 (source on SQLite, destination on PostgreSQL): a file refused for lack of room is offered
-again after ``reoffer_refused_after``; one refused for another checksum never is, and stays
-listed; a source killed between asking and recording the answers is reconciled."""
+again after ``reoffer_refused_after``; one refused for another checksum is not until a person
+runs ``sexton clear``, and stays listed; a source killed between asking and recording the
+answers is reconciled."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ def outgoing_states(source: Site) -> dict[str, list[str]]:
     return states
 
 
-def test_no_room_is_offered_again_after_the_wait_and_another_checksum_never(
+def test_no_room_is_offered_again_after_the_wait_and_another_checksum_once_cleared(
     two_sites: tuple[Site, Site],
 ) -> None:
     source, destination = two_sites
@@ -63,7 +64,7 @@ def test_no_room_is_offered_again_after_the_wait_and_another_checksum_never(
     refused_at = time.monotonic()
     assert "destination refused 4 files" in run["error"]
     assert f"3 offered again in {WAIT}s at the earliest" in run["error"]
-    assert "1 not offered again until looked at" in run["error"]
+    assert "1 not offered again until looked at (then `sexton clear sender`)" in run["error"]
     states = outgoing_states(source)
     assert states[conflicting] == ["failed"]
     assert sorted(s for n in others for s in states[n]) == ["cancelled"] * 3 + ["initiated"] * 2
@@ -92,6 +93,16 @@ def test_no_room_is_offered_again_after_the_wait_and_another_checksum_never(
     (shown,) = source.transfers("--state", "failed")
     assert shown["name"] == conflicting and shown["refused"] is True
     assert "held here with another size or checksum" in shown["error"]
+
+    source.clear("sender")  # a person has looked: the file is offered once more
+    run = source.trigger("sender", expect="failed")
+    assert "destination refused 1 files" in run["error"]  # the destination still differs
+    assert outgoing_states(source)[conflicting] == ["failed", "failed"]
+    first, again = sorted(source.transfers("--state", "failed"), key=lambda t: t["id"])
+    assert (first["refused"], again["refused"]) == (False, True)
+    assert "held here with another size or checksum" in first["error"]  # the reason stays
+    source.trigger("sender")  # refused for good again: not offered until the next clear
+    assert outgoing_states(source)[conflicting] == ["failed", "failed"]
 
 
 def test_a_source_killed_between_asking_and_recording_is_reconciled(

@@ -149,6 +149,15 @@ class Site:
         shown: list[dict[str, Any]] = json.loads(listed.stdout)
         return shown
 
+    def clear(self, task: str) -> None:
+        """`sexton clear TASK`: a person has looked."""
+        subprocess.run(
+            [*SEXTON, "clear", task, "-c", str(self.config)],
+            capture_output=True,
+            env=self.environ(),
+            check=True,
+        )
+
     def trigger(self, task: str, expect: str | None = "succeeded") -> dict[str, Any]:
         """Queue a run through the API and wait for the serving process to finish it."""
         with self.client(ADMIN) as api:

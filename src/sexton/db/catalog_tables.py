@@ -143,7 +143,8 @@ transfers = Table(
     Column("remote_id", Integer),  # the other end's transfer id, for callbacks
     Column("staging_path", Text),  # where the bytes wait at the destination before ingest
     # The destination said no. State cancelled (no room, a disabled store): offered again after
-    # send_clone's reoffer_refused_after. State failed (another checksum): not offered again.
+    # send_clone's reoffer_refused_after. State failed (another checksum): not offered again
+    # until `sexton clear` of the sending task sets this back to false (the error stays).
     Column("refused", Boolean, nullable=False, server_default=text("false")),
 )
 Index("ix_transfers_file_id", transfers.c.file_id)

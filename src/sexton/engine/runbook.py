@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from ..config import Config, TaskSpec
 from ..db import is_postgres, reading
 from ..db.tables import runs, task_state
+from ..tasks.registry import task_class
 from .claims import (
     UNDECIDED,
     ClaimRequest,
@@ -443,14 +444,18 @@ class RunBook:
         return finished
 
     def clear(self, task: str) -> None:
-        """Forget a sticky error and the failure count, after a person has looked."""
-        self.config.task(task)
+        """Forget a sticky error and the failure count, after a person has looked; and what
+        the task's type leaves for a person (``Task.cleared``)."""
+        spec = self.config.task(task)
+        task_type = task_class(spec.type)
         with self.engine.begin() as connection:
             connection.execute(
                 update(task_state)
                 .where(task_state.c.task == task)
                 .values(sticky_error=None, failures=0)
             )
+            if task_type is not None:
+                task_type.cleared(connection, spec.params)
 
 
 def refuse_if_disabled(spec: TaskSpec) -> None:

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
     from ..catalog import Catalog
     from ..stores import Store
 
@@ -85,3 +87,8 @@ class Task:
 
     def run(self, ctx: RunContext) -> None:
         raise NotImplementedError
+
+    @classmethod
+    def cleared(cls, connection: Connection, params: Any) -> None:
+        """What else a person's ``sexton clear`` of a task of this type settles, in the same
+        transaction as its sticky error; nothing by default."""

@@ -4,21 +4,23 @@ accepted ones for ``consume_queue``.
 The destination answers per file: accepted (the bytes are to follow), already held with the
 same checksum (a confirmed remote instance at once), or refused, which is recorded and
 reported. A file refused for a reason that may pass (no room, a disabled store) is offered
-again after ``reoffer_refused_after``; one refused for good (another checksum) is not
-offered again automatically.
+again after ``reoffer_refused_after``; one refused for good (another checksum) is offered
+again only once a person has looked and run ``sexton clear`` on the task.
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
 from pydantic import Field, model_validator
+from sqlalchemy import Connection
 
 from ..config.models import Duration
 from ..durations import format_duration
 from ..transfer.messages import MAX_BATCH, OfferedFile, StageRequest
-from ..transfer.records import FAILED, Refusal
+from ..transfer.records import FAILED, Refusal, reoffer_refused
 from ..transfer.runs import SiteRun
 from ..transfer.sites import SiteError
 from .base import RunContext, Task, TaskFailed, TaskParams
@@ -45,6 +47,10 @@ class SendCloneTask(Task):
         @property
         def site(self) -> str:
             return self.destination or self.destination_librarian or ""
+
+    @classmethod
+    def cleared(cls, connection: Connection, params: Any) -> None:
+        reoffer_refused(connection, params.site)
 
     def run(self, ctx: RunContext) -> None:
         params: SendCloneTask.Params = ctx.params
@@ -85,16 +91,21 @@ class SendCloneTask(Task):
                 ctx.progress(items=len(ids))
         ctx.event("offered", destination=params.site, **counts)
         if refusals:
-            raise TaskFailed(_refused(params.site, refusals, params.reoffer_refused_after))
+            raise TaskFailed(
+                _refused(ctx.task_name, params.site, refusals, params.reoffer_refused_after)
+            )
 
 
-def _refused(site: str, refusals: list[Refusal], wait: timedelta) -> str:
+def _refused(task: str, site: str, refusals: list[Refusal], wait: timedelta) -> str:
     """The run's error: how many files were refused, what becomes of them, and a few whys."""
     for_now = sum(r.for_now for r in refusals)
     parts = []
     if for_now:
         parts.append(f"{for_now} offered again in {format_duration(wait)} at the earliest")
     if for_now < len(refusals):
-        parts.append(f"{len(refusals) - for_now} not offered again until looked at")
+        parts.append(
+            f"{len(refusals) - for_now} not offered again until looked at (then `sexton clear"
+            f" {task}`)"
+        )
     shown = "; ".join(f"{r.name}: {r.reason}" for r in refusals[:3])
     return f"{site} refused {len(refusals)} files, kept here: {', '.join(parts)} ({shown})"

@@ -268,6 +268,23 @@ def _refuse(
     return Refusal(transfer.name or "", reason, for_now)
 
 
+def reoffer_refused(connection: Connection, site: str) -> int:
+    """Let ``candidates`` offer again the files ``site`` refused for good (another checksum):
+    a person has looked (``sexton clear`` of the sending task). The transfers stay failed,
+    with the destination's reason; how many there were."""
+    cleared = connection.execute(
+        update(transfers)
+        .where(
+            transfers.c.direction == OUTGOING,
+            transfers.c.site == site,
+            transfers.c.state == FAILED,
+            transfers.c.refused.is_(True),
+        )
+        .values(refused=False)
+    )
+    return cleared.rowcount
+
+
 @dataclass(frozen=True, slots=True)
 class Accepted:
     """A file the destination agreed to take, and where its bytes are to wait."""
