@@ -268,11 +268,11 @@ def _refuse(
     return Refusal(transfer.name or "", reason, for_now)
 
 
-def reoffer_refused(connection: Connection, site: str) -> int:
+def reoffer_refused(connection: Connection, site: str) -> None:
     """Let ``candidates`` offer again the files ``site`` refused for good (another checksum):
     a person has looked (``sexton clear`` of the sending task). The transfers stay failed,
-    with the destination's reason; how many there were."""
-    cleared = connection.execute(
+    with the destination's reason."""
+    connection.execute(
         update(transfers)
         .where(
             transfers.c.direction == OUTGOING,
@@ -282,7 +282,6 @@ def reoffer_refused(connection: Connection, site: str) -> int:
         )
         .values(refused=False)
     )
-    return cleared.rowcount
 
 
 @dataclass(frozen=True, slots=True)
