@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from sqlalchemy import insert
+from sqlalchemy import event, insert, select, update
 
 from sexton.db.catalog_tables import corrupt_files, files
+from sexton.db.tables import status_changes
 from sexton.engine.monitor import Monitor
 from sexton.engine.service import Instance
 from sexton.notify import Notifier
@@ -197,3 +198,43 @@ def test_several_schedulers_on_one_database_send_each_flip_once(
         notifier.deliverer.close()
     events = [body["event"] for _, body in receiver.received]
     assert sorted(events) == ["corruption", "down", "down", "up", "up"]
+
+
+def test_the_poll_reads_only_unclaimed_news_however_much_was_sent_before(
+    open_instance: Callable[..., Instance],
+) -> None:
+    # A long-running scheduler's notifier has claimed every flip since it started; asking
+    # "anything new?" must not read them all again every few seconds.
+    instance = open_instance("tasks: []\n")
+    notifier = Notifier(instance)
+    record_damage(instance, "damaged.warc")
+    now = instance.clock.now()
+    flip = {"task": "export", "at": now, "to_status": "up", "notified_at": now}
+    with instance.engine.begin() as connection:
+        connection.execute(insert(status_changes), [flip] * 2000)
+        (damage,) = connection.execute(select(corrupt_files)).mappings()
+        again = {**damage, "notified_at": now}
+        del again["id"]
+        connection.execute(insert(corrupt_files), [again] * 2000)
+        connection.execute(update(corrupt_files).values(notified_at=now))
+        connection.exec_driver_sql("ANALYZE")
+    asked: list[tuple[str, Any]] = []
+
+    def keep(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            asked.append((statement, parameters))
+
+    event.listen(instance.engine, "before_cursor_execute", keep)
+    try:
+        assert notifier.poll_once() == []
+    finally:
+        event.remove(instance.engine, "before_cursor_execute", keep)
+    explain = "EXPLAIN" if instance.engine.dialect.name == "postgresql" else "EXPLAIN QUERY PLAN"
+    with instance.engine.connect() as connection:
+        plans = [
+            " ".join(str(row) for row in connection.exec_driver_sql(f"{explain} {q}", p))
+            for q, p in asked
+        ]
+    assert len(plans) == 2  # flips, damage: read only, nothing claimed
+    assert "ix_status_changes_unclaimed" in plans[0]
+    assert "ix_corrupt_files_unclaimed" in plans[1]

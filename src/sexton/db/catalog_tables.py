@@ -106,6 +106,13 @@ corrupt_files = Table(
     Column("notified_at", UTCDateTime),
 )
 Index("ix_corrupt_files_file_id", corrupt_files.c.file_id)
+# Unclaimed damage, for the notifier's poll (as ix_status_changes_unclaimed).
+Index(
+    "ix_corrupt_files_unclaimed",
+    corrupt_files.c.id,
+    sqlite_where=corrupt_files.c.notified_at.is_(None),
+    postgresql_where=corrupt_files.c.notified_at.is_(None),
+)
 
 # Copies held by another site, counted towards `number_of_copies` only once confirmed.
 remote_instances = Table(

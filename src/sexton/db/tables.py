@@ -135,6 +135,14 @@ status_changes = Table(
     Column("notified_at", UTCDateTime),
 )
 Index("ix_status_changes_task", status_changes.c.task, status_changes.c.at)
+# The notifier asks every few seconds whether any flip is unclaimed. Only unclaimed flips are
+# in this index: without it the question read every flip ever recorded (37 ms at a million).
+Index(
+    "ix_status_changes_unclaimed",
+    status_changes.c.id,
+    sqlite_where=status_changes.c.notified_at.is_(None),
+    postgresql_where=status_changes.c.notified_at.is_(None),
+)
 
 workers = Table(
     "workers",
