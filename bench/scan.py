@@ -184,7 +184,9 @@ def main() -> None:
             f" {peak / 1024:>6.0f} MB   (load average {os.getloadavg()[0]:.1f})",
             flush=True,
         )
-        if admin is not None:  # after the scans: its listing would count in their peak RSS
+        # After the scans: its listing, held here, would show in the peak RSS of children
+        # started after it (each starts as a copy of this process).
+        if admin is not None:
             floor = postgres_floor(admin, url, schema, root)
             print(f"{name + ' floor':<14} {floor:>7.2f}s {floor / find:>5.1f}x", flush=True)
 
