@@ -66,3 +66,23 @@ def test_status_json_shows_switch_series_steps_and_source_space(drainer, crawl, 
 
     code, output = drain_cli(config, "status")
     assert code == 0 and "drain" in output and "finishing" in output
+
+
+def test_status_table_shows_a_series_error_whole(drainer, crawl, tmp_path):
+    # The reason is what a person needs to mend a drain: the table wraps it, never cuts it.
+    put(crawl, "warcs/0.warc.gz", b"w" * 100, OLD)
+    instance = drainer(stores=", read_only: true")
+    config = tmp_path / "sexton.yaml"
+    drain_cli(config, "finish", "drain")
+    assert run_task(instance).startswith("failed")  # packed; the archive refused the MANIFEST
+    book = DrainBook(instance.engine)
+    (series,) = book.series_of("drain")
+    error = (
+        "the archive's disk went away while the manifest was written [sdb1]; it is mounted"
+        " again now, so the next retry should pass"
+    )
+    book.record_retry(series, error, None, instance.clock.now())
+
+    code, output = drain_cli(config, "status")
+    assert code == 0, output
+    assert all(word in output for word in error.split())

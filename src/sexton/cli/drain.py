@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 from rich.table import Table
+from rich.text import Text
 
 from ..catalog import OpenStores
 from ..drain.records import FINISHING, RUNNING, STOPPED, DrainBook
@@ -104,7 +105,7 @@ def _print_status(s: DrainStatus) -> None:
             f"[{colour}]{series.state}[/{colour}]",
             str(series.files),
             format_size(series.size),
-            (series.error or "")[:80],
+            Text(series.error or ""),  # whole, wrapped: it is what a person mends by
             short_time(series.retry_at),
         )
     console.print(table)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 from rich.table import Table
+from rich.text import Text
 
 from ..sizes import format_size
 from ..transfer.records import STATES, TransferBook
@@ -54,7 +55,7 @@ def transfers(
             format_size(t.size) if t.size is not None else "",
             short_time(t.started_at),
             short_time(t.finished_at),
-            (t.error or "")[:60],
+            Text(t.error or ""),  # whole, wrapped, and never read as markup
         )
     console.print(table)
     totals = book.totals()
