@@ -105,7 +105,7 @@ def _print_status(s: DrainStatus) -> None:
             f"[{colour}]{series.state}[/{colour}]",
             str(series.files),
             format_size(series.size),
-            Text(series.error or ""),  # whole, wrapped: it is what a person mends by
+            Text(series.error or ""),  # whole and wrapped, never read as markup
             short_time(series.retry_at),
         )
     console.print(table)

@@ -55,7 +55,7 @@ def transfers(
             format_size(t.size) if t.size is not None else "",
             short_time(t.started_at),
             short_time(t.finished_at),
-            Text(t.error or ""),  # whole, wrapped, and never read as markup
+            Text(t.error or ""),  # whole and wrapped, never read as markup
         )
     console.print(table)
     totals = book.totals()
