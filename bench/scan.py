@@ -99,18 +99,15 @@ def postgres_floor(admin: sa.Engine, database: str, schema: str, root: Path) -> 
     transaction, into a fresh catalog beside ``schema``. The listing is copied into a
     temporary table first, untimed."""
     from sexton.db import connect, upgrade
+    from sexton.stores import StoreSettings, open_store
 
     floor_schema = f"{schema}_floor"
     with admin.begin() as connection:
         connection.execute(sa.text(f"CREATE SCHEMA {floor_schema}"))
     engine = connect(database.replace(schema, floor_schema))
     upgrade(engine)
-    rows = [
-        (str(Path(directory, name).relative_to(root)), stat.st_size, stat.st_mtime)
-        for directory, _, names in os.walk(root)
-        for name in names
-        for stat in [os.stat(Path(directory, name))]
-    ]
+    store = open_store("bench", StoreSettings(url=str(root)))  # the names a scan records
+    rows = [(entry.name, entry.size, entry.mtime) for entry in store.walk()]
     connection = engine.raw_connection()
     try:
         with connection.cursor() as cursor:
