@@ -89,6 +89,19 @@ def rules(config: Config) -> dict[str, Any]:
                 "`sexton worker`, and check the hosts that ran them.",
             )
         )
+    service.append(
+        _rule(
+            "SextonFilesLost",
+            "sexton_store_lost_files > 0",
+            "1m",
+            "critical",
+            "Files lost on store {{ $labels.store }}",
+            "{{ $value }} files have no good copy left anywhere: every copy is corrupt or "
+            "missing and no other site confirmed one, so repair cannot fix them. Restore them "
+            "from a backup or their producer; `sexton catalog show FILE` lists each one's "
+            "repair history.",
+        )
+    )
     return {
         "groups": [
             {"name": "sexton", "rules": service},

@@ -184,9 +184,18 @@ class MarkOut(BaseModel):
     marked_at: str | None
 
 
+class RepairOut(BaseModel):
+    event: Literal["detected", "repaired", "lost"]
+    store: str
+    source: str | None
+    detail: str | None
+    at: str
+
+
 class FileDetailOut(FileOut):
     instances: list[InstanceOut]
     marks: list[MarkOut]
+    repairs: list[RepairOut] = []
 
 
 class NeededFileOut(FileOut):

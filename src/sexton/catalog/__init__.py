@@ -22,8 +22,10 @@ from .records import (
     MarkRecord,
     NeededFile,
     ReconcileReport,
+    RepairRecord,
     StoreStats,
 )
+from .repair import DETECTED, LOST, REPAIRED, Damaged, RemoteSource, Sources
 from .scope import Scope
 from .stores import OpenStores
 
@@ -54,6 +56,13 @@ __all__ = [
     "NeededFile",
     "OpenStores",
     "ReconcileReport",
+    "DETECTED",
+    "LOST",
+    "REPAIRED",
+    "Damaged",
+    "RemoteSource",
+    "Sources",
+    "RepairRecord",
     "ScanPlan",
     "Scope",
     "StoreStats",

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Select, and_, select
 
 from sexton.db.catalog_tables import files, instances, marks
 
+from . import repair
 from .marks import FILE_COLUMNS, file_record
 from .records import FileDetail, InstanceRecord, ListedFile, MarkRecord
 
@@ -45,6 +46,7 @@ def detail(connection: Connection, name: str) -> FileDetail | None:
             for c in copies
         ),
         tuple(MarkRecord(m.name, m.value, m.marked_at) for m in flags),
+        tuple(repair.history(connection, row.id)),
     )
 
 

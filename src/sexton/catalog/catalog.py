@@ -15,7 +15,7 @@ from sexton.db import reading
 from sexton.db.catalog_tables import files, instances
 from sexton.stores import Store, StoreSettings, UnsafePath, safe_name
 
-from . import browse, copies, deletion, fixity, ingest, marks, store_state
+from . import browse, copies, deletion, fixity, ingest, marks, repair, store_state
 from .copies import VerifiedCopy
 from .errors import CatalogError, UnknownFile, UnknownStore
 from .fixity import Copy, Finding, copies_query, fetch_copies
@@ -32,6 +32,7 @@ from .records import (
     NeededFile,
     ReconcileReport,
 )
+from .repair import Damaged, Sources
 from .stats import catalog_stats
 
 # Names resolved per query when marking by name: well under every database's parameter limit.
@@ -272,6 +273,49 @@ class Catalog:
         and its deletion policy allows it, unless ``force`` overrides the policy."""
         fresh_after = self.clock.now() - max_verification_age
         return deletion.delete_copy(self.engine, copy, store, needed, fresh_after, force)
+
+    # -- repair ----------------------------------------------------------------------------
+
+    def damaged(
+        self, stores: Sequence[str], after_id: int = 0, limit: int = NAME_BATCH
+    ) -> list[Damaged]:
+        """Corrupt or missing copies on ``stores`` of hashed files, by id after ``after_id``."""
+        with reading(self.engine) as connection:
+            return repair.damaged_copies(connection, stores, after_id, limit)
+
+    def repair_sources(self, damaged: Copy, verified_within: timedelta) -> Sources:
+        """The copies verified within ``verified_within`` that may replace ``damaged``."""
+        with reading(self.engine) as connection:
+            return repair.sources(connection, damaged, self.clock.now() - verified_within)
+
+    def is_lost(self, file_id: int) -> bool:
+        with reading(self.engine) as connection:
+            return repair.is_lost(connection, file_id)
+
+    def verified_copy(self, name: str) -> Copy | None:
+        """The present copy of ``name`` last verified with the file's checksum, if any."""
+        with reading(self.engine) as connection:
+            return repair.verified_copy(connection, _checked(name))
+
+    def record_repair(
+        self,
+        damaged: Damaged,
+        event: str,
+        run_id: int | None,
+        source: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        with self.engine.begin() as connection:
+            repair.record_event(
+                connection, damaged, event, self.clock.now(), run_id, source, detail
+            )
+
+    def record_repaired(
+        self, damaged: Damaged, source: str, mtime: float | None, run_id: int | None
+    ) -> None:
+        """Call only after the rewritten copy's checksum matched the file's as it was written."""
+        with self.engine.begin() as connection:
+            repair.record_repaired(connection, damaged, source, mtime, self.clock.now(), run_id)
 
     # -- names -----------------------------------------------------------------------------
 

@@ -84,18 +84,41 @@ class MarkRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class RepairRecord:
+    """One step in repairing a damaged copy: ``detected``, ``repaired`` (from ``source``:
+    ``store NAME`` or ``site NAME/STORE``) or ``lost``."""
+
+    event: str
+    store: str  # the damaged copy's
+    source: str | None
+    detail: str | None
+    at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "event": self.event,
+            "store": self.store,
+            "source": self.source,
+            "detail": self.detail,
+            "at": iso(self.at),
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class FileDetail:
-    """``sexton catalog show``: a file with its copies and marks."""
+    """``sexton catalog show``: a file with its copies, marks and repair history."""
 
     file: FileRecord
     instances: tuple[InstanceRecord, ...]
     marks: tuple[MarkRecord, ...]
+    repairs: tuple[RepairRecord, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
             **self.file.to_json(),
             "instances": [i.to_json() for i in self.instances],
             "marks": [m.to_json() for m in self.marks],
+            "repairs": [r.to_json() for r in self.repairs],
         }
 
 

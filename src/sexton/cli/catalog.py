@@ -97,7 +97,7 @@ def ls(
 @config_option
 @catalog_errors
 def show(name: str, as_json: bool, config_path: Path | None) -> None:
-    """One file: size, checksum, copies and marks."""
+    """One file: size, checksum, copies, marks and repair history."""
     _instance, cat = _open(config_path)
     found = cat.show(name)
     if as_json:
@@ -125,6 +125,11 @@ def show(name: str, as_json: bool, config_path: Path | None) -> None:
     for m in found.marks:
         flags.add_row(m.name, m.value, short_time(m.marked_at))
     console.print(flags)
+    if found.repairs:
+        history = Table("repair", "store", "source", "detail", "at")
+        for r in found.repairs:
+            history.add_row(r.event, r.store, r.source or "", r.detail or "", short_time(r.at))
+        console.print(history)
 
 
 @catalog.command()

@@ -126,6 +126,7 @@ def load_config(
         for spec in specs.values():
             raw = sources[spec.name]
             problems += _unknown_stores(spec.params, raw.settings, raw.document, raw.path, settings)
+            problems += _read_only_targets(spec.params, raw.document, raw.path, settings)
     if problems:
         raise ConfigError(problems)
     assert settings is not None
@@ -318,6 +319,23 @@ def _unknown_stores(
                     "" if settings.stores else " (there is no `stores:` section)"
                 )
                 problems.append(doc.problem(path, f"no store named {name!r}{hint}"))
+    return problems
+
+
+def _read_only_targets(
+    params: BaseModel, doc: Document, where: Path_, settings: Settings
+) -> list[Problem]:
+    """Stores a task writes into (its params' ``written_stores()``, by key) must not be
+    ``read_only``: reading from one is fine, so only targets are refused."""
+    written_stores = getattr(params, "written_stores", None)
+    if not callable(written_stores):
+        return []
+    problems = []
+    for key, names in written_stores().items():
+        for name in names:
+            if name in settings.stores and settings.stores[name].read_only:
+                message = f"store {name!r} is read_only, but {key!r} makes this task write into it"
+                problems.append(doc.problem((*where, key), message))
     return problems
 
 

@@ -176,3 +176,21 @@ transfer_queue = Table(
     UniqueConstraint("batch", name="uq_transfer_queue_batch"),
 )
 Index("ix_transfer_queue_state", transfer_queue.c.state, transfer_queue.c.not_before)
+
+# What repair did about a damaged copy, kept beside its damage (``corrupt_files``): `detected`
+# when a repair first took the copy up, `repaired` with the source, or `lost` when no good copy
+# of the file was left anywhere. The instance row itself only ever shows the latest state.
+repairs = Table(
+    "repairs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("file_id", Integer, ForeignKey("files.id", ondelete="CASCADE"), nullable=False),
+    Column("instance_id", Integer, ForeignKey("instances.id", ondelete="SET NULL")),
+    Column("store", String(200), nullable=False),  # the damaged copy's store
+    Column("event", String(16), nullable=False),  # detected | repaired | lost
+    Column("source", String(400)),  # repaired from: `store NAME` or `site NAME/STORE`
+    Column("detail", Text),  # what was wrong (`corrupt`, `missing`), or why not repaired
+    Column("run_id", Integer),
+    Column("at", UTCDateTime, nullable=False),
+)
+Index("ix_repairs_file_id", repairs.c.file_id, repairs.c.id)

@@ -4,8 +4,10 @@ Two ways to choose what to check, as the librarian had one and archives need the
 ``age_in_days`` checks the copies of files created in that window (new files are the ones
 most often damaged in transit); ``rolling: true`` checks the least recently verified copies
 first, so that with ``files_per_run`` sized to the schedule the whole store is verified once
-per ``cycle``. Damage makes the task ``down`` until ``sexton clear``. Temporary files that
-killed writers left beside the checked copies are removed once stale.
+per ``cycle``. Damage makes the task ``down`` until ``sexton clear``; with ``repair: true`` the
+damaged copies are repaired in the same run from good ones (see ``repair``), and only what
+could not be is left for a person. Temporary files that killed writers left beside the
+checked copies are removed once stale.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from datetime import timedelta
 
 from pydantic import Field
 
-from ..catalog import Copy, UnknownStore
+from ..catalog import CORRUPT, MISSING, Copy, Damaged, UnknownStore
 from ..config.models import Algorithm, Duration, StoreName
 from ..stores import Store, StoreError
 from .base import NeedsAttention, RunContext, Task, TaskFailed, TaskInterrupted, TaskParams
+from .repair import DEFAULT_WINDOW, repair_damage
 from .verify import Checked, check_copies, remove_stale_temps
 
 # Copies looked up in the catalog at a time.
@@ -37,6 +40,13 @@ class CheckIntegrityTask(Task):
         cycle: Duration = timedelta(days=30)  # rolling: how old a verification may get
         files_per_run: int | None = Field(default=None, ge=1)
         algorithm: Algorithm | None = None  # for files never hashed; default: the config's
+        repair: bool = False  # repair what the check found damaged, in the same run
+        verified_within: Duration = DEFAULT_WINDOW  # repair: how fresh a source must be
+        repair_from_sites: bool = True  # repair: also from copies other sites confirmed
+
+        def written_stores(self) -> dict[str, list[str]]:
+            """Repair writes into the checked store: `validate` refuses a read-only one."""
+            return {"repair": [self.store_name]} if self.repair else {}
 
     def run(self, ctx: RunContext) -> None:
         params: CheckIntegrityTask.Params = ctx.params
@@ -64,7 +74,11 @@ class CheckIntegrityTask(Task):
         except StoreError as exc:
             raise TaskFailed(str(exc)) from None
         ctx.event("checked", store=store.name, **checked.to_json())
-        if checked.corrupt:
+        if params.repair:
+            damaged = [Damaged(f.copy, CORRUPT) for f in checked.corrupt]
+            damaged += [Damaged(c, MISSING) for c in checked.missing]
+            repair_damage(ctx, damaged, params.verified_within, params.repair_from_sites)
+        elif checked.corrupt:
             names = ", ".join(f.copy.path for f in checked.corrupt[:NAMED_IN_ERROR])
             more = len(checked.corrupt) - NAMED_IN_ERROR
             raise NeedsAttention(

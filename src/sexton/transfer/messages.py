@@ -19,7 +19,8 @@ Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 # Names, sites, stores, checksums: no control characters (PostgreSQL refuses NUL outright).
 WORD_PATTERN = r"^[^\x00-\x1f]+$"
 Word = Annotated[str, Field(min_length=1, max_length=200, pattern=WORD_PATTERN)]
-Name = Annotated[str, Field(min_length=1, max_length=4096, pattern=WORD_PATTERN)]
+MAX_NAME = 4096  # characters of a file name
+Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME, pattern=WORD_PATTERN)]
 Prose = Annotated[str, Field(max_length=2000, pattern=r"^[^\x00]*$")]  # errors, reasons
 
 Answer = Literal["accepted", "held", "refused"]

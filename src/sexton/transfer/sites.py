@@ -8,9 +8,11 @@ transfers, and SneakerNet imports when the sites can talk).
 
 from __future__ import annotations
 
+import io
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any, BinaryIO, TypeVar
 
 import httpx
@@ -164,6 +166,20 @@ class SiteClient:
         request = ReconfirmRequest(source=source, names=list(names))
         return self._post("/reconfirm", request, ReconfirmReply)
 
+    @contextmanager
+    def fetch(self, name: str) -> Iterator[BinaryIO]:
+        """Stream the other site's verified copy of ``name`` (to repair ours from it). Not
+        retried: a repair that cannot fetch tries the next source, or the next run does.
+        The bytes are whatever arrives: the caller hashes them against the file's checksum."""
+        try:
+            with self._http.stream("GET", "/files/data", params={"name": name}) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise SiteRefused(self.name, response.status_code, _detail(response))
+                yield io.BufferedReader(_ResponseBody(response.iter_bytes()), CHUNK_SIZE)
+        except httpx.HTTPError as exc:
+            raise SiteUnreachable(f"site {self.name} at {self.settings.url}: {exc}") from None
+
     # -- plumbing --------------------------------------------------------------------------
 
     def _post(self, path: str, body: BaseModel, reply: type[Reply]) -> Reply:
@@ -211,6 +227,27 @@ class SiteClient:
             self._sleep(delay)
             delay = min(delay * 2, settings.max_backoff.total_seconds())
         raise SiteUnreachable(f"site {self.name} at {settings.url}: {problem}")
+
+
+class _ResponseBody(io.RawIOBase):
+    """A streamed response body as a file, for the store's write path to read from."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._left = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._left:
+            self._left = next(self._chunks, b"")
+            if not self._left:
+                return 0
+        n = min(len(buffer), len(self._left))
+        buffer[:n] = self._left[:n]
+        self._left = self._left[n:]
+        return n
 
 
 def _detail(response: httpx.Response) -> str:

@@ -1,23 +1,27 @@
 """Inter-site transfers: the list anyone with a read token may see, and the calls other sites
 make (``site`` token, or admin): stage a batch, upload a file's bytes, ask how transfers
-stand, cancel them, confirm arrivals to the source, re-confirm checksums before a deletion."""
+stand, cancel them, confirm arrivals to the source, re-confirm checksums before a deletion,
+and read a file's verified bytes to repair a damaged copy there."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any, Literal
 
 from anyio import from_thread
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
+from ...catalog import CatalogError
 from ...checksums import CHUNK_SIZE, Checksum
 from ...engine.service import Instance
 from ...stores import ChecksumMismatch, Store, StoreError
 from ...transfer.messages import (
     CHECKSUM_HEADER,
     MAX_ID,
+    MAX_NAME,
     WORD_PATTERN,
     ConfirmReply,
     ConfirmRequest,
@@ -223,3 +227,35 @@ def reconfirm(request: Request, body: ReconfirmRequest) -> ReconfirmReply:
     """Hash this site's copies of the named files now (a source is about to delete its own)."""
     found = _receiver(request).reconfirm(body.names)
     return ReconfirmReply(files=[Reconfirmed(name=n, store=s, checksum=c) for n, s, c in found])
+
+
+@router.get("/transfers/files/data", dependencies=[SITE])
+def file_data(
+    request: Request, name: str = Query(min_length=1, max_length=MAX_NAME, pattern=WORD_PATTERN)
+) -> StreamingResponse:
+    """The bytes of this site's most recently verified copy of ``name`` (present, verified
+    with the file's checksum), for a site repairing its own damaged copy; the file's checksum
+    is in a header, and the caller keeps the bytes only if they hash to it. 404 when no such
+    copy is catalogued here."""
+    try:
+        copy = catalog_of(request).verified_copy(name)
+    except CatalogError as exc:
+        raise HTTPException(400, str(exc)) from None
+    if copy is None:
+        raise HTTPException(404, f"no verified copy of {name!r} here")
+    assert copy.checksum is not None  # verified against it
+    try:
+        f = stores_of(request)[copy.store].open_read(copy.path)
+    except FileNotFoundError:
+        raise HTTPException(404, f"the copy of {name!r} on {copy.store} is gone") from None
+    except (CatalogError, StoreError) as exc:
+        raise HTTPException(409, str(exc)) from None
+
+    def chunks() -> Iterator[bytes]:
+        with f:
+            while chunk := f.read(CHUNK_SIZE):
+                yield chunk
+
+    return StreamingResponse(
+        chunks(), media_type="application/octet-stream", headers={CHECKSUM_HEADER: copy.checksum}
+    )
