@@ -16,8 +16,9 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Connection, func, select
 
 from .catalog import CORRUPT, Catalog
+from .catalog.repair import EVENTS as REPAIR_EVENTS
 from .db import reading
-from .db.catalog_tables import instances
+from .db.catalog_tables import instances, repairs
 from .db.tables import runs, task_state, workers
 from .engine.monitor import STATUSES, Monitor, TaskStatus
 from .engine.service import Instance
@@ -54,6 +55,7 @@ METRIC_NAMES = frozenset(
         "sexton_transfer_bytes_sent_total",
         "sexton_transfer_bytes_received_total",
         "sexton_transfer_oldest_in_flight_seconds",
+        "sexton_repairs_total",
     }
 )
 
@@ -72,6 +74,7 @@ class SextonCollector(Collector):
         with reading(self.instance.engine) as connection:
             yield from _task_counters(connection, {s.task: s.type for s in statuses})
             yield from self._service(connection, now)
+            yield from _repairs(connection)
             corrupt: dict[str, int] = dict(
                 connection.execute(
                     select(instances.c.store, func.count())
@@ -210,6 +213,23 @@ def _transfers(totals: Totals, now: datetime) -> Iterator[Metric]:
         value=(now - oldest).total_seconds() if oldest is not None else 0,
     )
     yield from (by_state, sent, received, waiting)
+
+
+def _repairs(connection: Connection) -> Iterator[Metric]:
+    """Repair history by damaged copy's store and event (`detected`, `repaired`, `lost`)."""
+    counts = CounterMetricFamily(
+        "sexton_repairs",
+        "Damaged copies taken up, repaired or found lost.",
+        labels=[*STORE, "event"],
+    )
+    query = select(repairs.c.store, repairs.c.event, func.count()).group_by(
+        repairs.c.store, repairs.c.event
+    )
+    found = {(store, event): n for store, event, n in connection.execute(query)}
+    for store in sorted({store for store, _event in found}):
+        for event in REPAIR_EVENTS:
+            counts.add_metric([store, event], found.get((store, event), 0))
+    yield counts
 
 
 def render(instance: Instance, stores: Mapping[str, Store]) -> bytes:

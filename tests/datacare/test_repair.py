@@ -21,7 +21,9 @@ from sexton.db.catalog_tables import files, instances
 from sexton.stores.paths import TEMP_PREFIX
 from transfer.transfer_sites import (
     CONSUMER,
+    READ,
     SENDER,
+    TO_DESTINATION,
     Site,
     destination_body,
     free_port,
@@ -249,6 +251,10 @@ def test_a_copy_damaged_at_one_site_is_repaired_from_the_other_over_the_transfer
     present = sa.select(sa.func.count()).select_from(instances.join(files))
     present = present.where(instances.c.state == "present", files.c.name == victim)
     assert source.rows(present)[0][0] == 1
+    with source.client(READ) as api:
+        metrics = api.get("/metrics").text
+    assert 'sexton_repairs_total{event="repaired",store="store"} 1.0' in metrics
+    assert 'sexton_repairs_total{event="lost",store="store"} 0.0' in metrics
 
 
 def test_another_site_reads_only_catalogued_verified_copies_with_its_site_token(
@@ -259,8 +265,6 @@ def test_another_site_reads_only_catalogued_verified_copies_with_its_site_token(
     destination.write_config(destination_body(source))
     (destination.store / "uncatalogued.warc").write_bytes(b"not in the catalog")
     destination.start()
-    from transfer.transfer_sites import READ, TO_DESTINATION
-
     path = "/api/v1/transfers/files/data"
     with destination.client(TO_DESTINATION) as api:
         assert api.get(path, params={"name": "uncatalogued.warc"}).status_code == 404

@@ -25,6 +25,7 @@ DAMAGED_STATES = (CORRUPT, MISSING)
 DETECTED = "detected"
 REPAIRED = "repaired"
 LOST = "lost"
+EVENTS = (DETECTED, REPAIRED, LOST)
 
 
 @dataclass(frozen=True, slots=True)

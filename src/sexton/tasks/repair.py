@@ -133,7 +133,8 @@ class Repairer(AbstractContextManager["Repairer"]):
             ctx.event("lost", store=copy.store, path=copy.path)
             return
         window = f"no good copy verified within {self.verified_within}"
-        self._not_repaired(damaged, "every source failed" if sources.local else window)
+        tried = sources.local or (sources.remote if self.from_sites else ())
+        self._not_repaired(damaged, "every source failed" if tried else window)
 
     def _from_store(
         self, damaged: Damaged, target: Store, source: Copy, expected: Checksum

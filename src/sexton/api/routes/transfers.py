@@ -229,7 +229,12 @@ def reconfirm(request: Request, body: ReconfirmRequest) -> ReconfirmReply:
     return ReconfirmReply(files=[Reconfirmed(name=n, store=s, checksum=c) for n, s, c in found])
 
 
-@router.get("/transfers/files/data", dependencies=[SITE])
+@router.get(
+    "/transfers/files/data",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+    dependencies=[SITE],
+)
 def file_data(
     request: Request, name: str = Query(min_length=1, max_length=MAX_NAME, pattern=WORD_PATTERN)
 ) -> StreamingResponse:
