@@ -272,3 +272,28 @@ def test_another_site_reads_only_catalogued_verified_copies_with_its_site_token(
         assert refused.status_code == 400 and ".." in refused.json()["detail"]
     with destination.client(READ) as api:
         assert api.get(path, params={"name": "uncatalogued.warc"}).status_code == 403
+
+
+def test_the_repair_task_mends_at_most_files_per_run_and_the_next_run_the_rest(
+    archive: Path,
+) -> None:
+    root = archive.parent
+    config = archive.read_text().replace("verified_within: 90d}", "files_per_run: 1}")
+    archive.write_text(config)
+    for name in ("a/one.warc", "a/two.warc"):
+        (root / "store" / name).unlink()
+    assert sexton(archive, "run", "fixity", "--json").returncode == 0  # repaired in the check
+    for name in ("a/one.warc", "a/two.warc"):
+        flip_a_byte(root / "store" / name)
+    # Damage found by a check without repair (as an operator's plain fixity task would).
+    archive.write_text(config.replace(" repair: true}", "}"))
+    assert sexton(archive, "run", "fixity").returncode == 1
+    archive.write_text(config)
+
+    first = sexton_json(archive, "run", "mend")
+    assert first["state"] == "succeeded" and first["items"] == 1
+    assert sexton_json(archive, "run", "mend")["items"] == 1
+    assert sexton_json(archive, "run", "mend")["items"] == 0
+    for name in ("a/one.warc", "a/two.warc"):
+        assert (root / "store" / name).read_bytes() == (root / "mirror" / name).read_bytes()
+        assert states(archive, name) == {"store": "present", "mirror": "present"}

@@ -49,21 +49,19 @@ class RepairTask(Task):
 
     def run(self, ctx: RunContext) -> None:
         params: RepairTask.Params = ctx.params
-        repairer = Repairer(ctx, params.verified_within, params.from_sites)
-        with repairer:
-            for damaged in _damaged(ctx, params.stores, params.files_per_run):
-                if ctx.should_stop():
-                    repairer.stopped = True
-                    break
-                repairer.repair(damaged)
-                ctx.progress(items=1, bytes=damaged.copy.size)
-        repairer.finish()
+        damaged = _damaged(ctx, params.stores, params.files_per_run)
+        repair_damage(ctx, damaged, params.verified_within, params.from_sites, count=True)
 
 
 def repair_damage(
-    ctx: RunContext, damaged: Iterable[Damaged], verified_within: timedelta, from_sites: bool
+    ctx: RunContext,
+    damaged: Iterable[Damaged],
+    verified_within: timedelta,
+    from_sites: bool,
+    count: bool = False,
 ) -> None:
-    """Repair copies a check has just found damaged (``check_integrity`` with ``repair``)."""
+    """Repair ``damaged`` copies one by one; with ``count`` each is an item of the run (not for
+    ``check_integrity``, whose items are the copies it checked)."""
     repairer = Repairer(ctx, verified_within, from_sites)
     with repairer:
         for one in damaged:
@@ -71,6 +69,8 @@ def repair_damage(
                 repairer.stopped = True
                 break
             repairer.repair(one)
+            if count:
+                ctx.progress(items=1, bytes=one.copy.size)
     repairer.finish()
 
 
