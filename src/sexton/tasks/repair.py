@@ -143,6 +143,10 @@ class Repairer(AbstractContextManager["Repairer"]):
         it is read is recorded so (and left to this run's error)."""
         try:
             store = self.ctx.stores[source.store]
+        except (UnknownStore, StoreError) as exc:
+            self._unusable(source.name, f"store {source.store}", str(exc))
+            return False
+        try:
             with store.open_read(source.path) as f:
                 if self._write(damaged, target, f, expected, f"store {source.store}"):
                     return True
@@ -150,9 +154,6 @@ class Repairer(AbstractContextManager["Repairer"]):
             self.ctx.catalog.mark_missing([source.instance_id])
             self.bad_sources.missing.append(source)
             self.ctx.event("missing", store=source.store, path=source.path)
-            return False
-        except UnknownStore as exc:
-            self._unusable(source.name, f"store {source.store}", str(exc))
             return False
         check_copies(self.ctx, store, [source], expected.algo, self.bad_sources)
         return False
