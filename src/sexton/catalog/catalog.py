@@ -174,6 +174,11 @@ class Catalog:
         with self.engine.begin() as connection:
             fixity.mark_missing(connection, instance_ids)
 
+    def record_bad_content(self, copy: Copy, problem: str) -> None:
+        """A copy that matches its checksum but whose content is damaged (see ``fixity``)."""
+        with self.engine.begin() as connection:
+            fixity.record_bad_content(connection, copy, problem, self.clock.now())
+
     # -- clones ----------------------------------------------------------------------------
 
     def uncloned(

@@ -19,7 +19,7 @@ from ..catalog import Copy, UnknownStore
 from ..config.models import Algorithm, Duration, StoreName
 from ..stores import Store, StoreError
 from .base import NeedsAttention, RunContext, Task, TaskFailed, TaskInterrupted, TaskParams
-from .verify import Checked, check_copies, remove_stale_temps
+from .verify import Checked, Verify, check_copies, remove_stale_temps
 
 # Copies looked up in the catalog at a time.
 BATCH = 256
@@ -37,6 +37,7 @@ class CheckIntegrityTask(Task):
         cycle: Duration = timedelta(days=30)  # rolling: how old a verification may get
         files_per_run: int | None = Field(default=None, ge=1)
         algorithm: Algorithm | None = None  # for files never hashed; default: the config's
+        verify: Verify = "checksum"  # `warc`: also each WARC record's digest (tasks/verify.py)
 
     def run(self, ctx: RunContext) -> None:
         params: CheckIntegrityTask.Params = ctx.params
@@ -60,15 +61,15 @@ class CheckIntegrityTask(Task):
         algorithm = params.algorithm or ctx.catalog.checksum
         checked = Checked()
         try:
-            check_copies(ctx, store, _copies(ctx, store, due), algorithm, checked)
+            check_copies(ctx, store, _copies(ctx, store, due), algorithm, checked, params.verify)
         except StoreError as exc:
             raise TaskFailed(str(exc)) from None
         ctx.event("checked", store=store.name, **checked.to_json())
-        if checked.corrupt:
-            names = ", ".join(f.copy.path for f in checked.corrupt[:NAMED_IN_ERROR])
-            more = len(checked.corrupt) - NAMED_IN_ERROR
+        if damaged := checked.damaged():
+            names = ", ".join(damaged[:NAMED_IN_ERROR])
+            more = len(damaged) - NAMED_IN_ERROR
             raise NeedsAttention(
-                f"{len(checked.corrupt)} corrupt copies on store {store.name}: {names}"
+                f"{len(damaged)} corrupt copies on store {store.name}: {names}"
                 + (f" and {more} more" if more > 0 else "")
             )
         if checked.stopped:

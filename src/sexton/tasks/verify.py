@@ -8,13 +8,18 @@ import errno
 import posixpath
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import BinaryIO, Literal
 
 from ..catalog import Copy, Finding
 from ..checksums import Checksum, Source, hash_files_parallel
 from ..stores import Store
 from ..stores.paths import STALE_TEMP_AGE
+from ..warc import WarcDamage, is_warc, warc_damage
 from .base import RunContext
+
+# What a check reads beyond the file checksum: ``warc`` also checks each WARC record's digest
+# and each gzip member, which catches damage done before the checksum was taken.
+Verify = Literal["checksum", "warc"]
 
 # Errors that mean the file is gone, not merely unreadable right now.
 GONE_ERRNOS = frozenset({errno.ENOENT, errno.ENOTDIR})
@@ -29,11 +34,19 @@ class Checked:
     missing: list[Copy] = field(default_factory=list)
     unreadable: int = 0  # read errors other than "gone": left for the next check
     stopped: bool = False  # should_stop() became true before every copy was checked
+    # Copies whose checksum matched but whose WARC records did not: corrupt all the same.
+    bad_warcs: list[tuple[Copy, WarcDamage]] = field(default_factory=list)
+
+    def damaged(self) -> list[str]:
+        """Each damaged copy's path (and where in it, for a WARC), for the run's error."""
+        return [f.copy.path for f in self.corrupt] + [
+            f"{copy.path} ({damage})" for copy, damage in self.bad_warcs
+        ]
 
     def to_json(self) -> dict[str, int]:
         return {
             "verified": self.verified,
-            "corrupt": len(self.corrupt),
+            "corrupt": len(self.corrupt) + len(self.bad_warcs),
             "missing": len(self.missing),
             "unreadable": self.unreadable,
         }
@@ -66,13 +79,19 @@ def algorithm_of(copy: Copy, default: str) -> str:
 
 
 def check_copies(
-    ctx: RunContext, store: Store, copies: Iterable[Copy], default_algorithm: str, into: Checked
+    ctx: RunContext,
+    store: Store,
+    copies: Iterable[Copy],
+    default_algorithm: str,
+    into: Checked,
+    verify: Verify = "checksum",
 ) -> None:
     """Hash ``copies`` (all on ``store``) several at a time and record each outcome.
 
     ``copies`` is read lazily as one stream, so the hashing threads stay busy across a
     large file's tail. Outcomes are recorded ``RECORD_EVERY`` at a time, each batch in one
-    transaction.
+    transaction. With ``verify="warc"`` each WARC copy hashed is read once more, by warcio,
+    to check its records, before its checksum is recorded.
     """
     openers = (_Opener(store, c, algorithm_of(c, default_algorithm)) for c in copies)
     hashed: list[tuple[Copy, Checksum]] = []
@@ -92,9 +111,9 @@ def check_copies(
             into.stopped = True
             break
         if len(hashed) + len(gone) >= RECORD_EVERY:
-            _record(ctx, store, hashed, gone, into)
+            _record(ctx, store, hashed, gone, into, verify)
             hashed, gone = [], []
-    _record(ctx, store, hashed, gone, into)
+    _record(ctx, store, hashed, gone, into, verify)
 
 
 def _record(
@@ -103,9 +122,12 @@ def _record(
     hashed: list[tuple[Copy, Checksum]],
     gone: list[Copy],
     into: Checked,
+    verify: Verify,
 ) -> None:
     if not hashed and not gone:
         return
+    if verify == "warc":  # before the checksums are recorded: a damaged WARC is never verified
+        hashed = [(copy, actual) for copy, actual in hashed if not _bad_warc(ctx, store, copy, into)]
     for finding in ctx.catalog.record_checks(hashed):
         if finding.ok:
             into.verified += 1
@@ -123,6 +145,27 @@ def _record(
         into.missing.extend(gone)
         for copy in gone:
             ctx.event("missing", store=store.name, path=copy.path)
+
+
+def _bad_warc(ctx: RunContext, store: Store, copy: Copy, into: Checked) -> bool:
+    """Whether ``copy`` is a WARC whose records show damage; if so it is recorded corrupt."""
+    if not is_warc(copy.path):
+        return False
+    try:
+        with store.open_read(copy.path) as f:
+            damage = warc_damage(f)
+    except OSError as exc:  # gone or unreadable since it was hashed: the next check sees it
+        ctx.event("unreadable", store=store.name, path=copy.path, error=exc)
+        return False
+    if not damage:
+        return False
+    ctx.catalog.record_bad_content(copy, str(damage[0]))
+    into.bad_warcs.append((copy, damage[0]))
+    for found in damage:
+        ctx.event(
+            "corrupt", store=store.name, path=copy.path, offset=found.offset, problem=found.problem
+        )
+    return True
 
 
 def remove_stale_temps(ctx: RunContext, store: Store, names: Iterable[str]) -> None:
