@@ -207,6 +207,11 @@ class Catalog:
         with self.engine.begin() as connection:
             copies.register_copies(connection, verified, self.clock.now())
 
+    def move_copies_under(self, store: str, prefix: str) -> int:
+        """Every copy on ``store`` is now under the directory ``prefix`` (see ``copies``)."""
+        with self.engine.begin() as connection:
+            return copies.move_under(connection, store, prefix)
+
     # -- arrivals --------------------------------------------------------------------------
 
     def standing(self, name: str, size: int, checksum: str, store: str) -> Standing:

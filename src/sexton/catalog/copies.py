@@ -9,7 +9,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, exists, func, select
+from sqlalchemy import Connection, and_, bindparam, exists, func, literal, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from sexton.db.catalog_tables import files, instances
@@ -134,3 +134,14 @@ def register_copies(
             for copy in verified
         ],
     )
+
+
+def move_under(connection: Connection, store: str, prefix: str) -> int:
+    """Record that every copy on ``store`` now lives under ``prefix``: a drive made a BagIt
+    bag has had its files moved into ``data/``. Returns the copies moved."""
+    moved = connection.execute(
+        update(instances)
+        .where(instances.c.store == store)
+        .values(path=literal(prefix) + instances.c.path)
+    )
+    return moved.rowcount
