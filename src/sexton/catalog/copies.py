@@ -14,6 +14,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from sexton.db.catalog_tables import files, instances
 
+from . import events
 from .fixity import Copy, copies_query, fetch_copies, file_age
 from .records import CORRUPT, PRESENT
 from .upsert import insert_in
@@ -133,6 +134,22 @@ def register_copies(
             }
             for copy in verified
         ],
+    )
+    events.log(
+        connection,
+        (
+            events.LoggedEvent(
+                events.REPLICATION,
+                copy.original.name,
+                copy.store,
+                copy.original.name,
+                copy.original.checksum,
+                copy.original.file_id,
+                detail=f"copied from store {copy.original.store}",
+            )
+            for copy in verified
+        ),
+        now,
     )
 
 
