@@ -15,9 +15,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 SEXTON = [str(Path(sys.executable).parent / "sexton")]
-CHECK = (
-    "  - {{name: fixity, type: check_integrity, store_name: store, age_in_days: null{extra}}}\n"
-)
+CHECK = "  - {{name: fixity, type: check_integrity, store_name: store, age_in_days: null{extra}}}\n"
 BODY = b"<html>an archived page</html>\n" * 40
 
 

@@ -128,7 +128,13 @@ def delete_copy(
         )
         detail = f"{vouchers} other verified copies vouched for it"
         gone = events.LoggedEvent(
-            events.DELETION, copy.name, store.name, copy.path, copy.checksum, copy.file_id, detail=detail
+            events.DELETION,
+            copy.name,
+            store.name,
+            copy.path,
+            copy.checksum,
+            copy.file_id,
+            detail=detail,
         )
         events.log(connection, [gone], now)
     return True

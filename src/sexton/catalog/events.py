@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
-from sqlalchemy import Connection, select, union
+from sqlalchemy import Connection, Row, Select, select, union
 from sqlalchemy.sql.elements import ColumnElement
 
 from sexton.db.catalog_tables import (
@@ -26,7 +26,7 @@ from sexton.db.catalog_tables import (
     transfers,
 )
 
-from .records import PRESENT
+from .records import PRESENT, iso
 
 # Kinds of event; each becomes a PREMIS eventType (see ``sexton.premis``).
 FIXITY: Final = "fixity"
@@ -120,8 +120,8 @@ def files_with_events(connection: Connection, since: datetime | None) -> Iterato
         .where(files.c.id.in_(select(ids.c[0])))
         .order_by(files.c.name)
     )
-    for row in connection.execution_options(yield_per=PAGE).execute(query):
-        yield EventFile(*row)
+    for row in _rows(connection, query):
+        yield EventFile(row.name, row.size, row.checksum)
 
 
 def events_since(connection: Connection, since: datetime | None) -> Iterator[PreservationEvent]:
@@ -132,33 +132,29 @@ def events_since(connection: Connection, since: datetime | None) -> Iterator[Pre
     yield from _logged(connection, since)
 
 
+def _rows(connection: Connection, query: Select[Any]) -> Iterator[Row[Any]]:
+    """The query's rows, fetched ``PAGE`` at a time (a server-side cursor on PostgreSQL)."""
+    yield from connection.execution_options(yield_per=PAGE).execute(query)
+
+
 def _fixity_passed(connection: Connection, since: datetime | None) -> Iterator[PreservationEvent]:
     """The latest successful check of each present copy: earlier ones are not kept."""
     query = (
-        select(
-            instances.c.id,
-            instances.c.verified_at,
-            files.c.name,
-            instances.c.store,
-            instances.c.path,
-            instances.c.verified_checksum,
-        )
+        select(instances, files.c.name)
         .join_from(instances, files, instances.c.file_id == files.c.id)
         .where(instances.c.state == PRESENT, _after(instances.c.verified_at, since))
         .order_by(instances.c.verified_at, instances.c.id)
     )
-    for iid, at, name, store, path, checksum in connection.execution_options(
-        yield_per=PAGE
-    ).execute(query):
+    for row in _rows(connection, query):
         yield PreservationEvent(
-            f"fixity-{iid}-{at:%Y%m%dT%H%M%S}",
+            f"fixity-{row.id}-{row.verified_at:%Y%m%dT%H%M%S}",
             FIXITY,
-            at,
+            row.verified_at,
             SUCCESS,
-            name,
-            store,
-            path,
-            checksum,
+            row.name,
+            row.store,
+            row.path,
+            row.verified_checksum,
             "checksum matched the catalog's",
         )
 
@@ -166,51 +162,31 @@ def _fixity_passed(connection: Connection, since: datetime | None) -> Iterator[P
 def _fixity_failed(connection: Connection, since: datetime | None) -> Iterator[PreservationEvent]:
     """Each damaged copy, at the last time its damage was seen."""
     query = (
-        select(
-            corrupt_files.c.id,
-            corrupt_files.c.last_seen,
-            corrupt_files.c.first_seen,
-            corrupt_files.c.count,
-            files.c.name,
-            corrupt_files.c.store,
-            instances.c.path,
-            corrupt_files.c.expected,
-            corrupt_files.c.actual,
-        )
+        select(corrupt_files, files.c.name, instances.c.path)
         .join_from(corrupt_files, files, corrupt_files.c.file_id == files.c.id)
         .outerjoin(instances, corrupt_files.c.instance_id == instances.c.id)
         .where(_after(corrupt_files.c.last_seen, since))
         .order_by(corrupt_files.c.last_seen, corrupt_files.c.id)
     )
-    for cid, last, first, count, name, store, path, expected, actual in connection.execution_options(
-        yield_per=PAGE
-    ).execute(query):
+    for row in _rows(connection, query):
+        seen = f"seen {row.count} times since {iso(row.first_seen)}"
         yield PreservationEvent(
-            f"damage-{cid}",
+            f"damage-{row.id}",
             FIXITY,
-            last,
+            row.last_seen,
             FAILURE,
-            name,
-            store,
-            path,
-            actual,
-            f"expected {expected}, found {actual}; seen {count} times since {first:%Y-%m-%dT%H:%M:%SZ}",
+            row.name,
+            row.store,
+            row.path,
+            row.actual,
+            f"expected {row.expected}, found {row.actual}; {seen}",
         )
 
 
 def _transfers(connection: Connection, since: datetime | None) -> Iterator[PreservationEvent]:
     """Copies sent to another site that ended: completed (confirmed there) or failed."""
     query = (
-        select(
-            transfers.c.id,
-            transfers.c.finished_at,
-            transfers.c.state,
-            transfers.c.name,
-            transfers.c.store,
-            transfers.c.site,
-            transfers.c.checksum,
-            transfers.c.error,
-        )
+        select(transfers)
         .where(
             transfers.c.direction == "outgoing",
             transfers.c.state.in_(("completed", "failed")),
@@ -219,26 +195,32 @@ def _transfers(connection: Connection, since: datetime | None) -> Iterator[Prese
         )
         .order_by(transfers.c.finished_at, transfers.c.id)
     )
-    for tid, at, state, name, store, site, checksum, error in connection.execution_options(
-        yield_per=PAGE
-    ).execute(query):
-        detail = f"to site {site}" + (f": {error}" if error else "")
-        outcome = SUCCESS if state == "completed" else FAILURE
+    for row in _rows(connection, query):
         yield PreservationEvent(
-            f"transfer-{tid}", TRANSFER, at, outcome, name, store or "", None, checksum, detail
+            f"transfer-{row.id}",
+            TRANSFER,
+            row.finished_at,
+            SUCCESS if row.state == "completed" else FAILURE,
+            row.name,
+            row.store or "",
+            None,
+            row.checksum,
+            f"to site {row.site}" + (f": {row.error}" if row.error else ""),
         )
 
 
 def _logged(connection: Connection, since: datetime | None) -> Iterator[PreservationEvent]:
-    e = preservation_events.c
-    query = (
-        select(e.id, e.kind, e.at, e.outcome, e.name, e.store, e.path, e.checksum, e.detail)
-        .where(_after(e.at, since))
-        .order_by(e.at, e.id)
-    )
-    for eid, kind, at, outcome, name, store, path, checksum, detail in connection.execution_options(
-        yield_per=PAGE
-    ).execute(query):
+    logged = preservation_events.c
+    query = select(preservation_events).where(_after(logged.at, since))
+    for row in _rows(connection, query.order_by(logged.at, logged.id)):
         yield PreservationEvent(
-            f"{kind}-{eid}", kind, at, outcome, name, store, path, checksum, detail or ""
+            f"{row.kind}-{row.id}",
+            row.kind,
+            row.at,
+            row.outcome,
+            row.name,
+            row.store,
+            row.path,
+            row.checksum,
+            row.detail or "",
         )

@@ -171,7 +171,9 @@ def _file_checksums(connection: Connection, file_ids: set[int]) -> dict[int, str
 def record_bad_content(connection: Connection, copy: Copy, problem: str, now: datetime) -> None:
     """A copy whose checksum matches but whose content says it is damaged (a WARC record's
     digest): corrupt like a mismatch, with ``problem`` where the actual checksum would be."""
-    connection.execute(select(instances.c.id).where(instances.c.id == copy.instance_id).with_for_update())
+    connection.execute(
+        select(instances.c.id).where(instances.c.id == copy.instance_id).with_for_update()
+    )
     _record_damage(connection, copy, copy.checksum or "", problem[:DAMAGE_TEXT], now)
 
 

@@ -68,7 +68,9 @@ def export(
     click.echo(f"{written} events written to {output}", err=True)
 
 
-def _write_file(output: Path, files: Iterable[EventFile], events: Iterable[PreservationEvent]) -> int:
+def _write_file(
+    output: Path, files: Iterable[EventFile], events: Iterable[PreservationEvent]
+) -> int:
     """Written under a temporary name and renamed: never a half export under the asked-for one."""
     partial = output.with_name(f".{output.name}.partial")
     try:

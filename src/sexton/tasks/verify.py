@@ -127,7 +127,9 @@ def _record(
     if not hashed and not gone:
         return
     if verify == "warc":  # before the checksums are recorded: a damaged WARC is never verified
-        hashed = [(copy, actual) for copy, actual in hashed if not _bad_warc(ctx, store, copy, into)]
+        hashed = [
+            (copy, actual) for copy, actual in hashed if not _bad_warc(ctx, store, copy, into)
+        ]
     for finding in ctx.catalog.record_checks(hashed):
         if finding.ok:
             into.verified += 1

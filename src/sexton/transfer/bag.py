@@ -96,7 +96,9 @@ def _manifest_of(bag: bagit.Bag, drive: Store, now: datetime) -> Manifest:
     except ValueError as exc:  # a payload name Sexton refuses, such as one with `..`
         raise SneakernetError(f"bag on store {drive.name}: {exc}") from None
     try:
-        bagged = datetime.fromisoformat(_one(bag.info.get("Bagging-Date")) or "").replace(tzinfo=UTC)
+        bagged = datetime.fromisoformat(_one(bag.info.get("Bagging-Date")) or "").replace(
+            tzinfo=UTC
+        )
     except ValueError:
         bagged = now  # optional in RFC 8493
     return Manifest(site=site, store=drive.name, exported_at=bagged, files=files)
