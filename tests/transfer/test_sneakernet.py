@@ -428,3 +428,24 @@ def test_exporting_a_bag_twice_is_refused_and_leaves_the_bag_valid(sites: Sites)
     assert again.returncode == 1
     assert "store drive is already a bag" in again.stderr
     assert bagit_validate(sites.drive).returncode == 0
+
+
+def test_bag_with_another_manifest_name_is_refused_and_the_drive_left_as_it_was(sites: Sites):
+    before = sorted(p.relative_to(sites.drive) for p in sites.drive.rglob("*"))
+    result = sexton(sites.source_config, "export", "drive", "--bag", "--manifest", "x.json")
+    assert result.returncode == 2
+    assert "--manifest cannot be given with --bag" in result.stderr
+    assert sorted(p.relative_to(sites.drive) for p in sites.drive.rglob("*")) == before
+
+
+def test_a_foreign_bag_that_names_no_source_is_refused_naming_the_missing_tag(bare_sites: Sites):
+    import bagit
+
+    put(bare_sites.drive, "pages/0.html", content(0))
+    bagit.make_bag(str(bare_sites.drive))
+
+    result = sexton(bare_sites.destination_config, "import", "--from", "drive")
+
+    assert result.returncode == 2
+    assert "bag on store drive: bag-info.txt has no Source-Organization" in result.stderr
+    assert bare_sites.archived() == {}
