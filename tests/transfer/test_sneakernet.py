@@ -449,3 +449,19 @@ def test_a_foreign_bag_that_names_no_source_is_refused_naming_the_missing_tag(ba
     assert result.returncode == 2
     assert "bag on store drive: bag-info.txt has no Source-Organization" in result.stderr
     assert bare_sites.archived() == {}
+
+
+def test_an_export_killed_after_bagit_finished_is_completed_by_exporting_again(sites: Sites):
+    import bagit
+
+    bagit.make_bag(str(sites.drive), {"Source-Organization": "alpha"})  # then the export died
+
+    result = sexton(sites.source_config, "export", "drive", "--bag", "--json")
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["files"] == FILES
+    on_drive = {r.path for r in catalog_of(sites.source).ls(store="drive")}
+    assert on_drive == {f"data/run{i % 7}/file-{i:03}.dat" for i in range(FILES)}
+    assert bagit_validate(sites.drive).returncode == 0
+    imported = sexton(sites.destination_config, "import", "--from", "drive", "--json")
+    assert json.loads(imported.stdout)["ingested"] == FILES

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 import bagit
 
-from ..catalog import Catalog
+from ..catalog import PRESENT, Catalog
 from ..checksums import ALGORITHMS
 from ..stores import Store
 from ..stores.local import LocalStore
@@ -43,18 +43,36 @@ def is_bag(drive: Store) -> bool:
 def export_bag(catalog: Catalog, drive: Store, site: str) -> Export:
     """Make the drive a bag of its files, with the Sexton manifest as a tag file (see above)."""
     root = _local_root(drive)
-    if is_bag(drive):
+    outside = _catalogued_outside_payload(catalog, drive)
+    if is_bag(drive) and not outside:
         raise SneakernetError(f"store {drive.name} is already a bag ({DECLARATION} at its root)")
-    drive.delete(MANIFEST_NAME, missing_ok=True)  # a plain export's: it is rewritten below
-    info = {SITE_KEY: site, "External-Description": f"Sexton SneakerNet drive {drive.name}"}
-    try:
-        bagit.make_bag(root, info, checksums=BAG_CHECKSUMS)
-    except (bagit.BagError, OSError) as exc:
-        raise SneakernetError(f"cannot make store {drive.name} a bag: {exc}") from None
+    if not is_bag(drive):
+        if outside:
+            raise SneakernetError(
+                f"store {drive.name}: its files are under {PAYLOAD} but it is no bag: an export "
+                f"killed while bagit hashed them; move them back to the root and export again"
+            )
+        drive.delete(MANIFEST_NAME, missing_ok=True)  # a plain export's: rewritten below
+        info = {SITE_KEY: site, "External-Description": f"Sexton SneakerNet drive {drive.name}"}
+        try:
+            bagit.make_bag(root, info, checksums=BAG_CHECKSUMS)
+        except (bagit.BagError, OSError) as exc:
+            raise SneakernetError(f"cannot make store {drive.name} a bag: {exc}") from None
+    # An export killed after bagit finished resumes here: the catalog still has them outside.
     catalog.move_copies_under(drive.name, PAYLOAD)
     done = export_manifest(catalog, drive, site)
     bagit.Bag(root).save()  # the tag manifest now lists the Sexton manifest as well
     return done
+
+
+def _catalogued_outside_payload(catalog: Catalog, drive: Store) -> bool:
+    """Whether the catalog records the drive's copies where they were before bagit moved
+    them under ``data/`` (judged by one of them: the move is one rename, the record one
+    transaction)."""
+    sample = next(catalog.ls(store=drive.name, state=PRESENT, limit=1), None)
+    if sample is None or sample.path is None:
+        return False
+    return not drive.exists(sample.path) and drive.exists(PAYLOAD + sample.path)
 
 
 def read_bag(drive: Store, now: datetime) -> Manifest:
