@@ -343,3 +343,125 @@ def test_an_unreachable_source_is_reported_and_the_import_stands(sites: Sites):
     assert result.returncode == 1
     assert "could not tell site alpha" in result.stderr and "run the import again" in result.stderr
     assert len(sites.archived()) == FILES and confirmed_at_source(sites) == []
+
+
+# -- BagIt -----------------------------------------------------------------------------------
+
+BAGIT = str(Path(sys.executable).parent / "bagit.py")  # bagit-python's own validator
+
+
+def bagit_validate(bag: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, BAGIT, "--validate", str(bag)], capture_output=True, text=True
+    )
+
+
+@pytest.mark.timeout(300)
+def test_a_drive_exported_as_a_bag_passes_bagit_validation_and_imports_whole(sites: Sites):
+    result = sexton(sites.source_config, "export", "drive", "--bag", "--json")
+    assert result.returncode == 0, result.stderr
+    exported = json.loads(result.stdout)
+    assert (exported["files"], exported["bag"], exported["site"]) == (FILES, True, "alpha")
+
+    checked = bagit_validate(sites.drive)
+    assert checked.returncode == 0, checked.stderr
+    assert "is valid" in checked.stderr
+    assert (sites.drive / "data/run0/file-000.dat").read_bytes() == content(0)
+    info = (sites.drive / "bag-info.txt").read_text()
+    assert "Source-Organization: alpha" in info and f"Payload-Oxum: {exported['bytes']}." in info
+    assert MANIFEST_NAME in (sites.drive / "tagmanifest-sha256.txt").read_text()
+    # The source's catalog follows its copies into the bag's payload directory.
+    on_drive = {r.path for r in catalog_of(sites.source).ls(store="drive")}
+    assert on_drive == {f"data/run{i % 7}/file-{i:03}.dat" for i in range(FILES)}
+
+    imported = sexton(sites.destination_config, "import", "--from", "drive", "--json")
+    assert imported.returncode == 0, imported.stderr
+    report = json.loads(imported.stdout)
+    assert (report["site"], report["listed"], report["ingested"]) == ("alpha", FILES, FILES)
+    archived = sites.archived()
+    assert len(archived) == FILES and set(archived.values()) == {"present"}
+    assert (sites.archive / "run3/file-010.dat").read_bytes() == content(10)
+    shown = sites.catalog(sites.destination).show("run3/file-010.dat").file
+    assert shown.checksum == sites.catalog(sites.source).show("run3/file-010.dat").file.checksum
+
+
+def test_a_bag_with_a_damaged_file_is_refused_before_anything_is_ingested(sites: Sites):
+    assert sexton(sites.source_config, "export", "drive", "--bag").returncode == 0
+    damage(sites.drive / "data/run3/file-010.dat")
+
+    result = sexton(sites.destination_config, "import", "--from", "drive")
+
+    assert result.returncode == 2
+    assert "bag on store drive is not valid" in result.stderr
+    assert "data/run3/file-010.dat" in result.stderr and "Traceback" not in result.stderr
+    assert sites.archived() == {} and list(sites.archive.iterdir()) == []
+    # bagit-python agrees with the refusal.
+    assert bagit_validate(sites.drive).returncode != 0
+
+
+def test_a_bag_made_by_another_tool_is_imported_from_its_own_manifest(bare_sites: Sites):
+    import bagit
+
+    for i in range(3):
+        put(bare_sites.drive, f"pages/{i}.html", content(i))
+    bagit.make_bag(str(bare_sites.drive), {"Source-Organization": "gamma"})
+
+    result = sexton(bare_sites.destination_config, "import", "--from", "drive", "--json")
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["ingested"] == 3
+    assert bare_sites.archived() == {f"pages/{i}.html": "present" for i in range(3)}
+    shown = bare_sites.catalog(bare_sites.destination).show("pages/2.html").file
+    assert shown.source == "sneakernet:gamma" and shown.checksum.startswith("sha256:")
+
+
+def test_a_plain_export_still_imports_without_naming_its_manifest(sites: Sites):
+    export(sites)
+    result = sexton(sites.destination_config, "import", "--from", "drive", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["ingested"] == FILES
+
+
+def test_exporting_a_bag_twice_is_refused_and_leaves_the_bag_valid(sites: Sites):
+    assert sexton(sites.source_config, "export", "drive", "--bag").returncode == 0
+    again = sexton(sites.source_config, "export", "drive", "--bag")
+    assert again.returncode == 1
+    assert "store drive is already a bag" in again.stderr
+    assert bagit_validate(sites.drive).returncode == 0
+
+
+def test_bag_with_another_manifest_name_is_refused_and_the_drive_left_as_it_was(sites: Sites):
+    before = sorted(p.relative_to(sites.drive) for p in sites.drive.rglob("*"))
+    result = sexton(sites.source_config, "export", "drive", "--bag", "--manifest", "x.json")
+    assert result.returncode == 2
+    assert "--manifest cannot be given with --bag" in result.stderr
+    assert sorted(p.relative_to(sites.drive) for p in sites.drive.rglob("*")) == before
+
+
+def test_a_foreign_bag_that_names_no_source_is_refused_naming_the_missing_tag(bare_sites: Sites):
+    import bagit
+
+    put(bare_sites.drive, "pages/0.html", content(0))
+    bagit.make_bag(str(bare_sites.drive))
+
+    result = sexton(bare_sites.destination_config, "import", "--from", "drive")
+
+    assert result.returncode == 2
+    assert "bag on store drive: bag-info.txt has no Source-Organization" in result.stderr
+    assert bare_sites.archived() == {}
+
+
+def test_an_export_killed_after_bagit_finished_is_completed_by_exporting_again(sites: Sites):
+    import bagit
+
+    bagit.make_bag(str(sites.drive), {"Source-Organization": "alpha"})  # then the export died
+
+    result = sexton(sites.source_config, "export", "drive", "--bag", "--json")
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["files"] == FILES
+    on_drive = {r.path for r in catalog_of(sites.source).ls(store="drive")}
+    assert on_drive == {f"data/run{i % 7}/file-{i:03}.dat" for i in range(FILES)}
+    assert bagit_validate(sites.drive).returncode == 0
+    imported = sexton(sites.destination_config, "import", "--from", "drive", "--json")
+    assert json.loads(imported.stdout)["ingested"] == FILES

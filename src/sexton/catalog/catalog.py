@@ -4,6 +4,8 @@ per call (or per batch, for listings)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -15,9 +17,10 @@ from sexton.db import reading
 from sexton.db.catalog_tables import files, instances
 from sexton.stores import Store, StoreSettings, UnsafePath, safe_name
 
-from . import browse, copies, deletion, fixity, ingest, marks, repair, store_state
+from . import browse, copies, deletion, events, fixity, ingest, marks, repair, store_state
 from .copies import VerifiedCopy
 from .errors import CatalogError, UnknownFile, UnknownStore
+from .events import EventFile, PreservationEvent
 from .fixity import Copy, Finding, copies_query, fetch_copies
 from .ingest import Arrival, Standing
 from .listing import read_listing, root_of
@@ -39,6 +42,15 @@ from .stats import catalog_stats
 NAME_BATCH = 1000
 
 FileRefs = Sequence[int] | Sequence[str]  # file ids, or names
+
+
+@dataclass(frozen=True)
+class History:
+    """What ``Catalog.history`` reads: the files first (PREMIS lists objects first), then
+    the events."""
+
+    files: Iterator[EventFile]
+    events: Iterator[PreservationEvent]
 
 
 class Catalog:
@@ -175,6 +187,11 @@ class Catalog:
         with self.engine.begin() as connection:
             fixity.mark_missing(connection, instance_ids)
 
+    def record_bad_content(self, copy: Copy, problem: str) -> None:
+        """A copy that matches its checksum but whose content is damaged (see ``fixity``)."""
+        with self.engine.begin() as connection:
+            fixity.record_bad_content(connection, copy, problem, self.clock.now())
+
     # -- clones ----------------------------------------------------------------------------
 
     def uncloned(
@@ -202,6 +219,11 @@ class Catalog:
         """Record copies whose checksums have been matched against their files', at once."""
         with self.engine.begin() as connection:
             copies.register_copies(connection, verified, self.clock.now())
+
+    def move_copies_under(self, store: str, prefix: str) -> int:
+        """Every copy on ``store`` is now under the directory ``prefix`` (see ``copies``)."""
+        with self.engine.begin() as connection:
+            return copies.move_under(connection, store, prefix)
 
     # -- arrivals --------------------------------------------------------------------------
 
@@ -271,8 +293,20 @@ class Catalog:
     ) -> bool:
         """Delete ``copy`` if ``needed`` other copies vouch for it (DESIGN §5, invariant 1)
         and its deletion policy allows it, unless ``force`` overrides the policy."""
-        fresh_after = self.clock.now() - max_verification_age
-        return deletion.delete_copy(self.engine, copy, store, needed, fresh_after, force)
+        now = self.clock.now()
+        fresh_after = now - max_verification_age
+        return deletion.delete_copy(self.engine, copy, store, needed, fresh_after, force, now=now)
+
+    # -- history ---------------------------------------------------------------------------
+
+    @contextmanager
+    def history(self, since: datetime | None = None) -> Iterator[History]:
+        """The preservation events from ``since`` on, and the files they are about, read
+        lazily from one connection held open while the caller writes them out."""
+        with reading(self.engine) as connection:
+            yield History(
+                events.files_with_events(connection, since), events.events_since(connection, since)
+            )
 
     # -- repair ----------------------------------------------------------------------------
 

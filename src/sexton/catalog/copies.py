@@ -9,11 +9,12 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, exists, func, select
+from sqlalchemy import Connection, and_, bindparam, exists, func, literal, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from sexton.db.catalog_tables import files, instances
 
+from . import events
 from .fixity import Copy, copies_query, fetch_copies, file_age
 from .records import CORRUPT, PRESENT
 from .upsert import insert_in
@@ -134,3 +135,30 @@ def register_copies(
             for copy in verified
         ],
     )
+    events.log(
+        connection,
+        (
+            events.LoggedEvent(
+                events.REPLICATION,
+                copy.original.name,
+                copy.store,
+                copy.original.name,
+                copy.original.checksum,
+                copy.original.file_id,
+                detail=f"copied from store {copy.original.store}",
+            )
+            for copy in verified
+        ),
+        now,
+    )
+
+
+def move_under(connection: Connection, store: str, prefix: str) -> int:
+    """Record that every copy on ``store`` now lives under ``prefix``: a drive made a BagIt
+    bag has had its files moved into ``data/``. Returns the copies moved."""
+    moved = connection.execute(
+        update(instances)
+        .where(instances.c.store == store)
+        .values(path=literal(prefix) + instances.c.path)
+    )
+    return moved.rowcount

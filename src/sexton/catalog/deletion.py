@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, Connection, Engine, func, select, update
 from sexton.db.catalog_tables import files, instances, remote_instances
 from sexton.stores import Store
 
+from . import events
 from .errors import CatalogError
 from .fixity import Copy, copies_query, fetch_copies
 from .ingest import ALLOWED
@@ -91,6 +92,8 @@ def delete_copy(
     needed: int,
     fresh_after: datetime,
     force: bool = False,
+    *,
+    now: datetime,
 ) -> bool:
     """Remove ``copy`` from ``store`` and record it deleted, if ``needed`` others vouch and
     its deletion policy allows it (or ``force`` overrides the policy).
@@ -123,4 +126,15 @@ def delete_copy(
         connection.execute(
             update(instances).where(instances.c.id == copy.instance_id).values(state=DELETED)
         )
+        detail = f"{vouchers} other verified copies vouched for it"
+        gone = events.LoggedEvent(
+            events.DELETION,
+            copy.name,
+            store.name,
+            copy.path,
+            copy.checksum,
+            copy.file_id,
+            detail=detail,
+        )
+        events.log(connection, [gone], now)
     return True

@@ -159,7 +159,7 @@ def record_checks(
         )
     for finding in findings:
         if not finding.ok:
-            _record_damage(connection, finding, now)
+            _record_damage(connection, finding.copy, finding.expected, str(finding.actual), now)
     return findings
 
 
@@ -168,17 +168,30 @@ def _file_checksums(connection: Connection, file_ids: set[int]) -> dict[int, str
     return {fid: checksum for fid, checksum in connection.execute(query)}
 
 
-def _record_damage(connection: Connection, finding: Finding, now: datetime) -> None:
+def record_bad_content(connection: Connection, copy: Copy, problem: str, now: datetime) -> None:
+    """A copy whose checksum matches but whose content says it is damaged (a WARC record's
+    digest): corrupt like a mismatch, with ``problem`` where the actual checksum would be."""
+    connection.execute(
+        select(instances.c.id).where(instances.c.id == copy.instance_id).with_for_update()
+    )
+    _record_damage(connection, copy, copy.checksum or "", problem[:DAMAGE_TEXT], now)
+
+
+DAMAGE_TEXT = 200  # the width of ``corrupt_files.actual`` and ``instances.verified_checksum``
+
+
+def _record_damage(
+    connection: Connection, copy: Copy, expected: str, actual: str, now: datetime
+) -> None:
     """Mark the copy corrupt and count the damage: one ``corrupt_files`` row per copy.
 
     The instance row is locked (``record_checks``) before the count is read and bumped, so two
     checks of the same copy finishing together add two sightings instead of inserting twice.
     """
-    copy = finding.copy
     connection.execute(
         update(instances)
         .where(instances.c.id == copy.instance_id)
-        .values(state=CORRUPT, verified_at=now, verified_checksum=str(finding.actual))
+        .values(state=CORRUPT, verified_at=now, verified_checksum=actual)
     )
     seen_again = connection.execute(
         update(corrupt_files)
@@ -186,8 +199,8 @@ def _record_damage(connection: Connection, finding: Finding, now: datetime) -> N
         .values(
             count=corrupt_files.c.count + 1,
             last_seen=now,
-            expected=finding.expected,
-            actual=str(finding.actual),
+            expected=expected,
+            actual=actual,
         )
     )
     if seen_again.rowcount == 0:
@@ -199,8 +212,8 @@ def _record_damage(connection: Connection, finding: Finding, now: datetime) -> N
                 count=1,
                 first_seen=now,
                 last_seen=now,
-                expected=finding.expected,
-                actual=str(finding.actual),
+                expected=expected,
+                actual=actual,
             )
         )
 

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, select, update
 
 from sexton.db.catalog_tables import files, instances
 
+from . import events
 from .errors import CatalogError
 from .records import PRESENT
 from .upsert import insert_for
@@ -125,6 +126,16 @@ def ingest(connection: Connection, arrival: Arrival, now: datetime) -> int:
         .values(file_id=file.id, store=arrival.store, path=arrival.path, **copy)
         .on_conflict_do_update(index_elements=[instances.c.store, instances.c.path], set_=copy)
     )
+    arrived = events.LoggedEvent(
+        events.INGESTION,
+        arrival.name,
+        arrival.store,
+        arrival.path,
+        arrival.checksum,
+        file.id,
+        detail=f"arrived verified from {arrival.source}",
+    )
+    events.log(connection, [arrived], now)
     return int(file.id)
 
 

@@ -1,5 +1,5 @@
-"""`sexton sneakernet`: export a manifest onto a drive filled by `create_local_clone`, and
-import a shipped drive's files at the destination site."""
+"""`sexton sneakernet`: export a manifest (or make a BagIt bag) onto a drive filled by
+`create_local_clone`, and import a shipped drive's files at the destination site."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from ..catalog import DISALLOWED, Catalog, CatalogError, OpenStores, deletion_po
 from ..engine.service import Instance
 from ..sizes import format_size
 from ..stores import Store, StoreError
+from ..transfer.bag import export_bag, is_bag, read_bag
 from ..transfer.sneakernet import (
     MANIFEST_NAME,
     ImportReport,
@@ -53,21 +54,34 @@ def sneakernet() -> None:
     show_default=True,
     help="The manifest's name on the drive.",
 )
+@click.option(
+    "--bag",
+    is_flag=True,
+    help="Make the drive a BagIt bag: its files move under data/, with sha256 manifests "
+    "(the Sexton manifest is kept in the bag). The drive must be a local directory.",
+)
 @click.option("--json", "as_json", is_flag=True)
 @config_option
 def export(
-    store: str, site: str | None, name: str, as_json: bool, config_path: Path | None
+    store: str, site: str | None, name: str, bag: bool, as_json: bool, config_path: Path | None
 ) -> None:
     """Write onto the drive STORE a manifest of the files the catalog holds there."""
     instance = open_instance(config_path)
     drive = _store(instance, store)
     site = site or instance.config.settings.site or socket.gethostname()
+    if bag and name != MANIFEST_NAME:
+        fail("--manifest cannot be given with --bag: the bag keeps the Sexton manifest", EXIT_USAGE)
     try:
-        done = export_manifest(_catalog(instance), drive, site, name)
+        if bag:
+            done = export_bag(_catalog(instance), drive, site)
+        else:
+            done = export_manifest(_catalog(instance), drive, site, name)
+    except SneakernetError as exc:
+        fail(str(exc))
     except StoreError as exc:
         fail(f"cannot write the manifest onto {store}: {exc}")
     if as_json:
-        print_json(done.to_json())
+        print_json({**done.to_json(), "bag": bag})
         return
     console.print(
         f"{store}:{done.name}: {len(done.manifest.files)} files, "
@@ -82,7 +96,7 @@ def export(
 
 
 @sneakernet.command("import")
-@click.argument("manifest")
+@click.argument("manifest", required=False)
 @click.option("--from", "drive_name", required=True, help="The store the drive is mounted as.")
 @click.option(
     "--to",
@@ -104,7 +118,7 @@ def export(
 @click.option("--json", "as_json", is_flag=True)
 @config_option
 def import_command(
-    manifest: str,
+    manifest: str | None,
     drive_name: str,
     to: str | None,
     policy: str | None,
@@ -114,13 +128,14 @@ def import_command(
 ) -> None:
     """Ingest a drive's files listed in MANIFEST (a name on the drive, or a local file),
     verifying each; exit 1 if any was missing, damaged or in conflict, or the source could
-    not be told."""
+    not be told. Without MANIFEST: the BagIt bag at the drive's root (validated whole before
+    anything is ingested), else the drive's sexton-manifest.json."""
     instance = open_instance(config_path)
     drive = _store(instance, drive_name)
     destination = _store(instance, to or _default_destination(instance, drive_name))
     if destination.name == drive.name:
         fail("--to must be another store than --from", EXIT_USAGE)
-    listed = _manifest(manifest, drive)
+    listed = _manifest(manifest, drive, instance)
     if notify_source:
         _check_can_notify(instance, listed.site)
     try:
@@ -220,9 +235,12 @@ def _notify(instance: Instance, report: ImportReport) -> tuple[Notified | None, 
         return None, f"could not tell site {report.site}: {exc}"
 
 
-def _manifest(given: str, drive: Store) -> Manifest:
-    local = Path(given)
+def _manifest(given: str | None, drive: Store, instance: Instance) -> Manifest:
     try:
+        if given is None and is_bag(drive):
+            return read_bag(drive, instance.clock.now())
+        given = given or MANIFEST_NAME
+        local = Path(given)
         if local.is_file():
             return parse_manifest(local.read_bytes(), str(local))
         return read_manifest_from(drive, given)

@@ -194,3 +194,23 @@ repairs = Table(
     Column("at", UTCDateTime, nullable=False),
 )
 Index("ix_repairs_file_id", repairs.c.file_id, repairs.c.id)
+
+# What was done to copies that the rest of the catalog does not date: a clone registered, an
+# arrival from another site, a deletion. Append-only; `sexton events export` reads it (with
+# fixity from instances and corrupt_files, transfers from transfers) as PREMIS events.
+preservation_events = Table(
+    "preservation_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("kind", String(32), nullable=False),  # replication | ingestion | deletion | ...
+    Column("outcome", String(16), nullable=False),  # success | failure
+    # The name, not only the id: the history outlives the file's row.
+    Column("file_id", Integer, ForeignKey("files.id", ondelete="SET NULL")),
+    Column("name", Text, nullable=False),
+    Column("store", String(200), nullable=False),
+    Column("path", Text),
+    Column("checksum", String(200)),  # the copy's, as verified when the event happened
+    Column("detail", Text),
+)
+Index("ix_preservation_events_at", preservation_events.c.at, preservation_events.c.id)

@@ -22,7 +22,7 @@ from ..config.models import Algorithm, Duration, StoreName
 from ..stores import Store, StoreError
 from .base import NeedsAttention, RunContext, Task, TaskFailed, TaskInterrupted, TaskParams
 from .repair import DEFAULT_WINDOW, repair_damage
-from .verify import Checked, check_copies, remove_stale_temps
+from .verify import Checked, Verify, check_copies, remove_stale_temps
 
 # Copies looked up in the catalog at a time.
 BATCH = 256
@@ -40,6 +40,7 @@ class CheckIntegrityTask(Task):
         cycle: Duration = timedelta(days=30)  # rolling: how old a verification may get
         files_per_run: int | None = Field(default=None, ge=1)
         algorithm: Algorithm | None = None  # for files never hashed; default: the config's
+        verify: Verify = "checksum"  # `warc`: also each WARC record's digest (tasks/verify.py)
         repair: bool = False  # repair what the check found damaged, in the same run
         verified_within: Duration = DEFAULT_WINDOW  # repair: how fresh a source must be
         repair_from_sites: bool = True  # repair: also from copies other sites confirmed
@@ -70,19 +71,21 @@ class CheckIntegrityTask(Task):
         algorithm = params.algorithm or ctx.catalog.checksum
         checked = Checked()
         try:
-            check_copies(ctx, store, _copies(ctx, store, due), algorithm, checked)
+            check_copies(ctx, store, _copies(ctx, store, due), algorithm, checked, params.verify)
         except StoreError as exc:
             raise TaskFailed(str(exc)) from None
         ctx.event("checked", store=store.name, **checked.to_json())
         if params.repair:
+            # A WARC damaged before its checksum was recorded is not repaired: every copy that
+            # matches that checksum may hold the same damage, so it stays for a person.
             damaged = [Damaged(f.copy, CORRUPT) for f in checked.corrupt]
             damaged += [Damaged(c, MISSING) for c in checked.missing]
             repair_damage(ctx, damaged, params.verified_within, params.repair_from_sites)
-        elif checked.corrupt:
-            names = ", ".join(f.copy.path for f in checked.corrupt[:NAMED_IN_ERROR])
-            more = len(checked.corrupt) - NAMED_IN_ERROR
+        if damaged_paths := (checked.warc_damage() if params.repair else checked.damaged()):
+            names = ", ".join(damaged_paths[:NAMED_IN_ERROR])
+            more = len(damaged_paths) - NAMED_IN_ERROR
             raise NeedsAttention(
-                f"{len(checked.corrupt)} corrupt copies on store {store.name}: {names}"
+                f"{len(damaged_paths)} corrupt copies on store {store.name}: {names}"
                 + (f" and {more} more" if more > 0 else "")
             )
         if checked.stopped:

@@ -1,0 +1,226 @@
+"""Preservation events: what was done to copies, dated, as PREMIS reports them.
+
+Most of this history is already in the catalog: every copy's latest successful fixity check
+(``instances.verified_at``), every damage found (``corrupt_files``), every transfer to another
+site (``transfers``). What it did not date is logged in ``preservation_events`` by the code
+that does it, in the same transaction: a clone registered, an arrival ingested, a copy
+deleted. ``events_since`` reads all of them as one stream of ``PreservationEvent``; a new kind
+of event (a repair) is one more ``log`` call where it happens, or one more source below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+from sqlalchemy import Connection, Row, Select, select, union
+from sqlalchemy.sql.elements import ColumnElement
+
+from sexton.db.catalog_tables import (
+    corrupt_files,
+    files,
+    instances,
+    preservation_events,
+    transfers,
+)
+
+from .records import PRESENT, iso
+
+# Kinds of event; each becomes a PREMIS eventType (see ``sexton.premis``).
+FIXITY: Final = "fixity"
+REPLICATION: Final = "replication"  # a verified copy made on another store of this site
+INGESTION: Final = "ingestion"  # a verified copy that arrived from elsewhere
+TRANSFER: Final = "transfer"  # a copy sent to another site
+DELETION: Final = "deletion"
+
+SUCCESS: Final = "success"
+FAILURE: Final = "failure"
+
+# Events fetched from the database at a time: an export of a large catalog is streamed.
+PAGE = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class PreservationEvent:
+    """One thing done to one copy of a file (``name``) on ``store`` (or sent to a site)."""
+
+    identifier: str  # unique within the catalog, stable between exports
+    kind: str
+    at: datetime
+    outcome: str
+    name: str
+    store: str
+    path: str | None
+    checksum: str | None
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class EventFile:
+    """A file some event is about, as the catalog holds it now."""
+
+    name: str
+    size: int
+    checksum: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedEvent:
+    """An event to log where it happens, inside that change's transaction."""
+
+    kind: str
+    name: str
+    store: str
+    path: str | None
+    checksum: str | None
+    file_id: int | None = None
+    outcome: str = SUCCESS
+    detail: str | None = None
+
+
+def log(connection: Connection, events: Iterable[LoggedEvent], now: datetime) -> None:
+    rows = [
+        {
+            "at": now,
+            "kind": e.kind,
+            "outcome": e.outcome,
+            "file_id": e.file_id,
+            "name": e.name,
+            "store": e.store,
+            "path": e.path,
+            "checksum": e.checksum,
+            "detail": e.detail,
+        }
+        for e in events
+    ]
+    if rows:
+        connection.execute(preservation_events.insert(), rows)
+
+
+def _after(column: ColumnElement[datetime | None], since: datetime | None) -> ColumnElement[bool]:
+    return column.is_not(None) if since is None else column >= since
+
+
+def files_with_events(connection: Connection, since: datetime | None) -> Iterator[EventFile]:
+    """The files that ``events_since`` will name, by name (for PREMIS objects, listed first)."""
+    ids = union(
+        select(instances.c.file_id).where(
+            instances.c.state == PRESENT, _after(instances.c.verified_at, since)
+        ),
+        select(corrupt_files.c.file_id).where(_after(corrupt_files.c.last_seen, since)),
+        select(transfers.c.file_id).where(
+            transfers.c.direction == "outgoing", _after(transfers.c.finished_at, since)
+        ),
+        select(preservation_events.c.file_id).where(_after(preservation_events.c.at, since)),
+    ).subquery()
+    query = (
+        select(files.c.name, files.c.size, files.c.checksum)
+        .where(files.c.id.in_(select(ids.c[0])))
+        .order_by(files.c.name)
+    )
+    for row in _rows(connection, query):
+        yield EventFile(row.name, row.size, row.checksum)
+
+
+def events_since(connection: Connection, since: datetime | None) -> Iterator[PreservationEvent]:
+    """Every recorded event from ``since`` on (all of them if None), source by source."""
+    yield from _fixity_passed(connection, since)
+    yield from _fixity_failed(connection, since)
+    yield from _transfers(connection, since)
+    yield from _logged(connection, since)
+
+
+def _rows(connection: Connection, query: Select[Any]) -> Iterator[Row[Any]]:
+    """The query's rows, fetched ``PAGE`` at a time (a server-side cursor on PostgreSQL)."""
+    yield from connection.execution_options(yield_per=PAGE).execute(query)
+
+
+def _fixity_passed(connection: Connection, since: datetime | None) -> Iterator[PreservationEvent]:
+    """The latest successful check of each present copy: earlier ones are not kept."""
+    query = (
+        select(instances, files.c.name)
+        .join_from(instances, files, instances.c.file_id == files.c.id)
+        .where(instances.c.state == PRESENT, _after(instances.c.verified_at, since))
+        .order_by(instances.c.verified_at, instances.c.id)
+    )
+    for row in _rows(connection, query):
+        yield PreservationEvent(
+            f"fixity-{row.id}-{row.verified_at:%Y%m%dT%H%M%S}",
+            FIXITY,
+            row.verified_at,
+            SUCCESS,
+            row.name,
+            row.store,
+            row.path,
+            row.verified_checksum,
+            "checksum matched the catalog's",
+        )
+
+
+def _fixity_failed(connection: Connection, since: datetime | None) -> Iterator[PreservationEvent]:
+    """Each damaged copy, at the last time its damage was seen."""
+    query = (
+        select(corrupt_files, files.c.name, instances.c.path)
+        .join_from(corrupt_files, files, corrupt_files.c.file_id == files.c.id)
+        .outerjoin(instances, corrupt_files.c.instance_id == instances.c.id)
+        .where(_after(corrupt_files.c.last_seen, since))
+        .order_by(corrupt_files.c.last_seen, corrupt_files.c.id)
+    )
+    for row in _rows(connection, query):
+        seen = f"seen {row.count} times since {iso(row.first_seen)}"
+        yield PreservationEvent(
+            f"damage-{row.id}",
+            FIXITY,
+            row.last_seen,
+            FAILURE,
+            row.name,
+            row.store,
+            row.path,
+            row.actual,
+            f"expected {row.expected}, found {row.actual}; {seen}",
+        )
+
+
+def _transfers(connection: Connection, since: datetime | None) -> Iterator[PreservationEvent]:
+    """Copies sent to another site that ended: completed (confirmed there) or failed."""
+    query = (
+        select(transfers)
+        .where(
+            transfers.c.direction == "outgoing",
+            transfers.c.state.in_(("completed", "failed")),
+            transfers.c.name.is_not(None),
+            _after(transfers.c.finished_at, since),
+        )
+        .order_by(transfers.c.finished_at, transfers.c.id)
+    )
+    for row in _rows(connection, query):
+        yield PreservationEvent(
+            f"transfer-{row.id}",
+            TRANSFER,
+            row.finished_at,
+            SUCCESS if row.state == "completed" else FAILURE,
+            row.name,
+            row.store or "",
+            None,
+            row.checksum,
+            f"to site {row.site}" + (f": {row.error}" if row.error else ""),
+        )
+
+
+def _logged(connection: Connection, since: datetime | None) -> Iterator[PreservationEvent]:
+    logged = preservation_events.c
+    query = select(preservation_events).where(_after(logged.at, since))
+    for row in _rows(connection, query.order_by(logged.at, logged.id)):
+        yield PreservationEvent(
+            f"{row.kind}-{row.id}",
+            row.kind,
+            row.at,
+            row.outcome,
+            row.name,
+            row.store,
+            row.path,
+            row.checksum,
+            row.detail or "",
+        )
