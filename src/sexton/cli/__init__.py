@@ -9,6 +9,7 @@ from .backup import backup
 from .catalog import catalog
 from .demo import demo
 from .drain import drain
+from .plan import plan_command
 from .runs import cancel, clear, done, ping, run_command, runs, trigger
 from .service import scheduler, serve_command, worker
 from .setup import db, init, validate
@@ -46,5 +47,6 @@ for command in (
     api_command,
     alerts,
     transfers,
+    plan_command,
 ):
     main.add_command(command)
