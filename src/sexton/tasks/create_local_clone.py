@@ -23,8 +23,8 @@ from ..checksums import Checksum, hash_stream
 from ..config.models import StoreName, StoreNames
 from ..sizes import format_size
 from ..stores import AlreadyExists, ChecksumMismatch, Store, StoreError, StoreFull
-from .planning import PlanContext, PlannedAction
 from .base import NeedsAttention, RunContext, Task, TaskFailed, TaskInterrupted, TaskParams
+from .planning import PlanContext, PlannedAction
 from .verify import Checked, check_copies, remove_stale_temps
 
 # Copies written at the same time. Each ends with an fsync of the file and its directory;

@@ -18,8 +18,8 @@ from ..catalog import Copy, UnknownStore
 from ..config.models import Duration, StoreName
 from ..stores import StoreError
 from ..transfer.downstream import reconfirm_remote
-from .planning import PlanContext, PlannedAction
 from .base import NeedsAttention, RunContext, Task, TaskFailed, TaskInterrupted, TaskParams
+from .planning import PlanContext, PlannedAction
 from .verify import Checked, check_copies
 
 BATCH = 500  # candidates fetched per query
