@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from sexton.cli import main
-from sexton.db.tables import runs
+from sexton.db.tables import runs, task_state
 from sexton.engine.scheduler import Scheduler
 from sexton.engine.worker import Worker
 from support import START
@@ -87,3 +87,48 @@ def test_a_follower_runs_after_its_leader_once_what_it_requires_has_run(tmp_path
     nightly = [r["at"] for r in foreseen["runs"] if r["task"] == "nightly"]
     assert [r["at"] for r in follower] == nightly  # no duration known: at the leader's end
     assert {r["reason"] for r in follower} == {"after"} and not any(r["skipped"] for r in follower)
+
+
+def test_overlaps_come_from_last_run_durations_and_unknown_ones_are_said(open_instance, tmp_path):
+    instance = open_instance(
+        "tasks:\n"
+        "  - {name: a, type: test_note, every: 1h}\n"
+        "  - {name: b, type: test_note, every: 2h, exclusive_with: [a]}\n"
+        "  - {name: c, type: test_note, every: 1h}\n"
+        "  - {name: d, type: test_note, every: 6h, requires: [e]}\n"
+        "  - {name: e, type: test_note}\n"
+    )
+    durations = {"a": 1800.0, "b": 600.0}  # what the engine recorded of their last runs
+    with instance.engine.begin() as connection:
+        for task, seconds in durations.items():
+            connection.execute(
+                sa.update(task_state).where(task_state.c.task == task).values(last_duration=seconds)
+            )
+    foreseen = simulated(tmp_path / "sexton.yaml", "--days", "1", "--start", "2026-01-05")
+    assert foreseen["overlaps"] == [
+        {"tasks": ["a", "b"], "runs": 11, "first": "2026-01-05T02:00:00+00:00", "exclusive": True}
+    ]
+    assert foreseen["unknown_durations"] == ["c", "d"]
+    assert foreseen["busiest_hour"] == {"hour": "2026-01-05T02:00:00+00:00", "runs": 3}
+    d_runs = [r for r in foreseen["runs"] if r["task"] == "d"]
+    assert len(d_runs) == 3 and {r["skipped"] for r in d_runs} == {"requires e"}
+    assert {t["task"]: t["duration"] for t in foreseen["tasks"]}["a"] == 1800.0
+
+
+def test_human_output_names_runs_overlaps_and_the_busiest_hour(tmp_path, write_config):
+    write_config(TASKS)
+    result = CliRunner().invoke(
+        main,
+        ["simulate", "--days", "2", "--start", "2026-01-05", "-c", str(tmp_path / "sexton.yaml")],
+    )
+    assert result.exit_code == 0, result.output
+    assert "six-hourly" in result.output and "busiest hour: 2026-01-05" in result.output
+    assert "unknown" in result.output  # no database: no durations
+
+
+def test_bad_days_are_refused_clearly(tmp_path, write_config):
+    write_config(TASKS)
+    result = CliRunner().invoke(
+        main, ["simulate", "--days", "0", "-c", str(tmp_path / "sexton.yaml")]
+    )
+    assert result.exit_code == 2 and "--days" in result.output
