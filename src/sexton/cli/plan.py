@@ -29,8 +29,7 @@ def plan_command(tasks: tuple[str, ...], as_json: bool, config_path: Path | None
         fail(str(exc.args[0]), EXIT_USAGE)
     except ValueError as exc:
         fail(str(exc), EXIT_USAGE)
-    engine = read_only_database(config)
-    steps = [] if engine is None else plan(config, engine, SystemClock(), specs)
+    steps = plan(config, read_only_database(config), SystemClock(), specs)
     if as_json:
         print_json([s.to_json() for s in steps])
         return

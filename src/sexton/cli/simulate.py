@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..durations import format_duration
-from ..engine.simulate import History, read_history, simulate
+from ..engine.simulate import read_history, simulate
 from .common import config_option, console, print_json, read_config
 from .readonly import read_only_database
 from .timefmt import short_time
@@ -33,8 +33,7 @@ def simulate_command(
     """The runs each task would get over the next DAYS, from the config (and the database's
     last run durations, when there is one, for overlaps). Every run is assumed to succeed."""
     config = read_config(config_path)
-    engine = read_only_database(config)
-    history = History() if engine is None else read_history(engine)
+    history = read_history(read_only_database(config))
     begin = start.replace(tzinfo=UTC) if start else datetime.now(UTC)
     simulation = simulate(config, begin, days, history)
     if as_json:
