@@ -37,12 +37,12 @@ def test_a_read_only_engine_reads_but_every_write_is_refused(database_url, tmp_p
     engine = connect_read_only(database_url)
     with engine.connect() as connection:
         assert connection.execute(sa.select(sa.func.count()).select_from(task_state)).scalar() == 0
-    with pytest.raises(sa.exc.DBAPIError, match="read-only|readonly"):
-        with engine.begin() as connection:
-            connection.execute(sa.delete(task_state))
-            connection.execute(
-                sa.insert(task_state).values(task="t", first_seen_at=sa.func.current_timestamp())
-            )
+    refused = pytest.raises(sa.exc.DBAPIError, match="read-only|readonly")
+    with refused, engine.begin() as connection:
+        connection.execute(sa.delete(task_state))
+        connection.execute(
+            sa.insert(task_state).values(task="t", first_seen_at=sa.func.current_timestamp())
+        )
     engine.dispose()
 
 
