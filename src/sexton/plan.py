@@ -16,11 +16,11 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from .catalog import Catalog, OpenStores
+from .catalog import Catalog, OpenStores, UnknownStore
 from .clock import Clock
 from .config import Config, TaskSpec
-from .stores import Store
-from .tasks.base import Task
+from .stores import Store, StoreError
+from .tasks.base import Task, TaskFailed
 from .tasks.planning import PlannedAction
 from .tasks.registry import task_class
 
@@ -83,8 +83,15 @@ def plan(
     for spec in specs:
         task = _task(spec)
         context = ReadOnlyContext(spec, config, engine, clock)
-        steps += [PlannedStep(spec.name, spec.type, a) for a in task.plan(context)]
+        try:
+            steps += [PlannedStep(spec.name, spec.type, a) for a in task.plan(context)]
+        except (TaskFailed, UnknownStore, StoreError) as exc:  # a store out of reach
+            raise PlanFailed(f"cannot plan {spec.name}: {exc}") from None
     return steps
+
+
+class PlanFailed(Exception):
+    """A task's plan could not be made (a store it lists is out of reach)."""
 
 
 def _task(spec: TaskSpec) -> Task:

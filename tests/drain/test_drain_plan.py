@@ -52,3 +52,12 @@ def test_plan_lists_the_copies_and_deletions_of_the_next_drain_run(
     # A new series is named at the moment it is packed: compare the files in each series.
     assert sorted(Path(p).name for p in copied) == sorted(Path(p).name for p in copies)
     assert len({Path(p).parent for p in copied}) == len({Path(p).parent for p in copies}) == 2
+
+
+def test_a_store_out_of_reach_is_a_clear_error_not_a_traceback(tmp_path, crawl, database_url):
+    config = tmp_path / "sexton.yaml"
+    gone = tmp_path / "not-mounted"
+    config.write_text(f"database: {database_url}\n" + drain_config(gone, crawl, TASK))
+    code, output = sexton(config, "plan", "--json")
+    assert code == 1, output
+    assert output.startswith("error: cannot plan drain:") and "Traceback" not in output

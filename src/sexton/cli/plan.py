@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..clock import SystemClock
-from ..plan import plan, planning_tasks
+from ..plan import PlanFailed, plan, planning_tasks
 from ..sizes import format_size
 from .common import EXIT_USAGE, config_option, console, fail, print_json, read_config
 from .readonly import read_only_database
@@ -29,7 +29,10 @@ def plan_command(tasks: tuple[str, ...], as_json: bool, config_path: Path | None
         fail(str(exc.args[0]), EXIT_USAGE)
     except ValueError as exc:
         fail(str(exc), EXIT_USAGE)
-    steps = plan(config, read_only_database(config), SystemClock(), specs)
+    try:
+        steps = plan(config, read_only_database(config), SystemClock(), specs)
+    except PlanFailed as exc:
+        fail(str(exc))
     if as_json:
         print_json([s.to_json() for s in steps])
         return
