@@ -95,6 +95,8 @@ class RollingDeletionTask(Task):
         )
         if params.verify_checksums:
             why += " (once they are hashed again)"
+        if params.verify_downstream:
+            why += " (if the sites holding copies answer)"
         # The run relies on verifications made no longer ago than this when it deletes.
         age = None if params.verify_checksums else params.max_verification_age
         for copy in self._candidates(ctx, params, params.store_name):
