@@ -148,3 +148,29 @@ def test_plan_refuses_an_unknown_task_and_one_that_plans_nothing(tmp_path, datab
     code, output = sexton(config, "plan", "scan-store")
     assert code == 2 and "scan-store" in output and "nothing to plan" in output
     assert "Traceback" not in output
+
+
+def test_a_clone_plan_stops_where_the_destinations_fill_as_the_run_does(tmp_path, database_url):
+    for store in ("store", "drive"):
+        (tmp_path / store).mkdir()
+    config = tmp_path / "sexton.yaml"
+    config.write_text(
+        f"database: {database_url}\nstores:\n"
+        f"  store: {{url: '{(tmp_path / 'store').as_uri()}'}}\n"
+        f"  drive: {{url: '{(tmp_path / 'drive').as_uri()}', capacity: 250}}\n"
+        "tasks:\n"
+        "  - {name: scan, type: scan, store: store, checksum_new: true}\n"
+        "  - {name: clone, type: create_local_clone, clone_from: store, clone_to: [drive],\n"
+        "     age_in_days: null, disable_store_on_full: true}\n"
+    )
+    for name in ("a", "b", "c"):
+        (tmp_path / "store" / name).write_bytes(name.encode() * 100)
+    assert sexton(config, "run", "scan")[0] == 0
+    code, output = sexton(config, "plan", "clone", "--json")
+    assert code == 0, output
+    planned = [(s["store"], s["path"]) for s in json.loads(output)]
+    assert len(planned) == 2  # 250 bytes hold two of the three
+
+    code, output = sexton(config, "run", "clone")
+    assert code == 1 and "no destination left" in output  # the drive filled and was disabled
+    assert {("drive", p.name) for p in (tmp_path / "drive").iterdir()} == set(planned)
