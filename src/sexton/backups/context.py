@@ -7,6 +7,7 @@ from typing import Protocol, cast
 from sqlalchemy import Engine
 
 from ..tasks.base import RunContext
+from ..tasks.planning import PlanContext
 from .records import BackupBook
 
 
@@ -14,6 +15,6 @@ class RecordingContext(RunContext, Protocol):
     engine: Engine  # the run's database, where backups are recorded
 
 
-def backup_book(ctx: RunContext) -> BackupBook:
+def backup_book(ctx: RunContext | PlanContext) -> BackupBook:
     """The backup record in the run's database (the engine's context carries it)."""
     return BackupBook(cast(RecordingContext, ctx).engine)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .catalog import Catalog
 from .copies import VerifiedCopy
+from .deletion import Voucher
 from .errors import BadListing, CatalogError, UnknownFile, UnknownStore
 from .fixity import Copy, Finding
 from .ingest import ALLOWED, DISALLOWED, Arrival, ArrivalConflict, deletion_policy
@@ -30,6 +31,7 @@ from .scope import Scope
 from .stores import OpenStores
 
 __all__ = [
+    "Voucher",
     "ALLOWED",
     "DISALLOWED",
     "Arrival",

@@ -19,6 +19,7 @@ from sexton.stores import Store, StoreSettings, UnsafePath, safe_name
 
 from . import browse, copies, deletion, events, fixity, ingest, marks, repair, store_state
 from .copies import VerifiedCopy
+from .deletion import Voucher
 from .errors import CatalogError, UnknownFile, UnknownStore
 from .events import EventFile, PreservationEvent
 from .fixity import Copy, Finding, copies_query, fetch_copies
@@ -278,6 +279,14 @@ class Catalog:
             return deletion.deletable(
                 connection, store, created_before, needed, fresh_after, after_id, limit, force
             )
+
+    def vouchers(self, copy: Copy, max_verification_age: timedelta | None) -> list[Voucher]:
+        """The copies that vouch for ``copy``'s file now; see ``deletable`` for the age."""
+        fresh_after = (
+            None if max_verification_age is None else self.clock.now() - max_verification_age
+        )
+        with reading(self.engine) as connection:
+            return deletion.vouchers(connection, copy, fresh_after)
 
     def other_copies(self, copy: Copy) -> list[Copy]:
         with reading(self.engine) as connection:

@@ -12,9 +12,11 @@ deleted unless the caller forces it, as the librarian's rolling deletion does by
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, func, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, Select, func, select, update
 
 from sexton.db.catalog_tables import files, instances, remote_instances
 from sexton.stores import Store
@@ -26,6 +28,43 @@ from .ingest import ALLOWED
 from .records import DELETED, PRESENT
 
 
+@dataclass(frozen=True, slots=True)
+class Voucher:
+    """A copy that vouches for a file: where it is, its verified checksum, and when."""
+
+    store: str  # a store name, or ``site:store`` for a copy a remote site confirmed
+    checksum: str
+    verified_at: datetime | None
+
+    def to_json(self) -> dict[str, Any]:
+        when = self.verified_at.isoformat() if self.verified_at else None
+        return {"store": self.store, "checksum": self.checksum, "verified_at": when}
+
+
+def _vouchers(fresh_after: datetime | None) -> tuple[Select[Any], Select[Any]]:
+    """The other local copies, and the remote ones, that vouch for the file of the
+    ``instances`` row in the outer query (which must join ``files``): the rule, once."""
+    other = instances.alias("other")
+    local = select(other.c.store, other.c.verified_checksum, other.c.verified_at).where(
+        other.c.file_id == instances.c.file_id,
+        other.c.id != instances.c.id,
+        other.c.state == PRESENT,
+        other.c.verified_checksum == files.c.checksum,  # NULL on either side never matches
+    )
+    remote = select(
+        remote_instances.c.site + ":" + remote_instances.c.store,
+        remote_instances.c.checksum,
+        remote_instances.c.confirmed_at,
+    ).where(
+        remote_instances.c.file_id == instances.c.file_id,
+        remote_instances.c.checksum == files.c.checksum,
+    )
+    if fresh_after is not None:
+        local = local.where(other.c.verified_at >= fresh_after)
+        remote = remote.where(remote_instances.c.confirmed_at >= fresh_after)
+    return local, remote
+
+
 def vouching(fresh_after: datetime | None) -> ColumnElement[int]:
     """How many other copies vouch for the file of the ``instances`` row in the outer query
     (which must join ``files``): local copies plus confirmed remote ones.
@@ -33,21 +72,21 @@ def vouching(fresh_after: datetime | None) -> ColumnElement[int]:
     ``fresh_after`` None waives the age of verifications: only for listing candidates whose
     copies are about to be re-hashed, never for deciding.
     """
-    other = instances.alias("other")
-    local = select(func.count()).where(
-        other.c.file_id == instances.c.file_id,
-        other.c.id != instances.c.id,
-        other.c.state == PRESENT,
-        other.c.verified_checksum == files.c.checksum,  # NULL on either side never matches
-    )
-    remote = select(func.count()).where(
-        remote_instances.c.file_id == instances.c.file_id,
-        remote_instances.c.checksum == files.c.checksum,
-    )
-    if fresh_after is not None:
-        local = local.where(other.c.verified_at >= fresh_after)
-        remote = remote.where(remote_instances.c.confirmed_at >= fresh_after)
+    local, remote = (q.with_only_columns(func.count()) for q in _vouchers(fresh_after))
     return local.scalar_subquery() + remote.scalar_subquery()
+
+
+def vouchers(connection: Connection, copy: Copy, fresh_after: datetime | None) -> list[Voucher]:
+    """The copies that vouch for ``copy``'s file now (what ``vouching`` counts)."""
+    found: list[Voucher] = []
+    for query in _vouchers(fresh_after):
+        rows = connection.execute(
+            query.select_from(instances)
+            .join(files, instances.c.file_id == files.c.id)
+            .where(instances.c.id == copy.instance_id)
+        )
+        found += [Voucher(store, checksum, verified_at) for store, checksum, verified_at in rows]
+    return sorted(found, key=lambda v: v.store)
 
 
 def deletable(

@@ -10,9 +10,11 @@ from .catalog import catalog
 from .demo import demo
 from .drain import drain
 from .events import events
+from .plan import plan_command
 from .runs import cancel, clear, done, ping, run_command, runs, trigger
 from .service import scheduler, serve_command, worker
 from .setup import db, init, validate
+from .simulate import simulate_command
 from .sneakernet import sneakernet
 from .status import status
 from .transfers import transfers
@@ -48,5 +50,7 @@ for command in (
     alerts,
     transfers,
     events,
+    plan_command,
+    simulate_command,
 ):
     main.add_command(command)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -31,6 +32,30 @@ def connect(url: str) -> Engine:
     _postgres_settings(engine)
     _ping_when_idle(engine)
     return engine
+
+
+def connect_read_only(url: str) -> Engine:
+    """An engine that cannot change the database (``sexton plan``, ``sexton simulate``):
+    SQLite opened with ``mode=ro``, so it is neither created nor written; PostgreSQL with
+    every transaction ``READ ONLY``, so the server refuses any write.
+
+    ``NoDatabase`` when a SQLite file is not there: a read-only look creates nothing.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return connect(url).execution_options(postgresql_readonly=True)
+    path = parsed.database
+    if not path or path == ":memory:" or not Path(path).is_file():
+        raise NoDatabase(f"no database at {path or ':memory:'}: nothing has run yet")
+    # ``uri=true`` lets sqlite3 read ``mode=ro`` from the file name (a ``file:`` URI).
+    read_only = parsed.set(database=f"file:{Path(path).resolve()}?mode=ro", query={"uri": "true"})
+    engine = create_engine(read_only, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+    _sqlite_pragmas(engine)
+    return engine.execution_options(sqlite_begin="DEFERRED")  # takes no write lock
+
+
+class NoDatabase(Exception):
+    """A read-only look found no database to read."""
 
 
 def _postgres_settings(engine: Engine) -> None:

@@ -61,6 +61,25 @@ class DrainPlan:
     algorithm: str
 
 
+def ready_to_pack(
+    plan: DrainPlan, book: DrainBook, now: datetime, finishing: bool
+) -> list[list[EntryInfo]]:
+    """The source files ready to go, grouped as the series packing records now (a plan of
+    the drain lists the same groups)."""
+    try:
+        listing = list(plan.source.walk([plan.prefix] if plan.prefix else None))
+    except StoreError as exc:
+        raise TaskFailed(str(exc)) from None
+    ready = candidates(
+        listing,
+        prefix=plan.prefix,
+        draining=book.draining_paths(plan.task),
+        written_before=(now - plan.min_age).timestamp() if plan.min_age else None,
+        finishing=finishing,
+    )
+    return list(group(ready, plan.max_size, finishing))
+
+
 class Drainer:
     """Does the steps of one drain task within one run."""
 
@@ -82,18 +101,7 @@ class Drainer:
         """Record new series for the files ready to go (PACKED)."""
         plan = self.plan
         now = self.ctx.now()
-        try:
-            listing = list(plan.source.walk([plan.prefix] if plan.prefix else None))
-        except StoreError as exc:
-            raise TaskFailed(str(exc)) from None
-        ready = candidates(
-            listing,
-            prefix=plan.prefix,
-            draining=self.book.draining_paths(plan.task),
-            written_before=(now - plan.min_age).timestamp() if plan.min_age else None,
-            finishing=finishing,
-        )
-        for entries in group(ready, plan.max_size, finishing):
+        for entries in ready_to_pack(plan, self.book, now, finishing):
             serial = self.book.next_serial(plan.task)
             name = series_name(plan.naming, plan.task, now, serial)
             files = packed_files(name, entries, plan.prefix)

@@ -12,6 +12,7 @@ from sqlalchemy import Connection, or_, select, update
 from ..clock import Clock
 from ..config import Config, TaskSpec
 from ..db.tables import runs, task_state
+from ..schedule import Schedule
 from .monitor import Monitor
 from .record import create_run, ensure_task_rows, prune_history, transition
 from .runbook import QUEUED_EXECUTORS, RunBook
@@ -23,6 +24,23 @@ log = logging.getLogger(__name__)
 MISSED_AFTER = timedelta(minutes=1)
 CATCH_UP_ALL_LIMIT = 1000  # slots created per task per tick, so a long outage cannot stall a tick
 PRUNE_EVERY = timedelta(hours=1)
+
+
+def slots_due(schedule: Schedule, catch_up: str, last: datetime, now: datetime) -> list[datetime]:
+    """The slots to queue at ``now`` when ``last`` is the newest slot already handled and
+    a newer one is due: every missed one (``all``), only the newest (``latest``), or none
+    if it was missed (``none``). ``sexton simulate`` asks this too, so it cannot differ."""
+    newest = schedule.latest_at_or_before(now)
+    if catch_up == "all":
+        slots: list[datetime] = []
+        slot = schedule.next_after(last)
+        while slot <= now and len(slots) < CATCH_UP_ALL_LIMIT:
+            slots.append(slot)
+            slot = schedule.next_after(slot)
+        return slots
+    if catch_up == "none" and now - newest > MISSED_AFTER:
+        return []
+    return [newest]
 
 
 class Scheduler:
@@ -102,16 +120,7 @@ class Scheduler:
                     self._handled[spec.name] = last
                 return
             catch_up = spec.settings.catch_up
-            if catch_up == "all":
-                slots: list[datetime] = []
-                slot = schedule.next_after(last)
-                while slot <= now and len(slots) < CATCH_UP_ALL_LIMIT:
-                    slots.append(slot)
-                    slot = schedule.next_after(slot)
-            elif catch_up == "none" and now - newest > MISSED_AFTER:
-                slots = []
-            else:
-                slots = [newest]
+            slots = slots_due(schedule, catch_up, last, now)
             for slot in slots:
                 self._queue_slot(connection, spec, slot, now, supersede=catch_up != "all")
             handled = slots[-1] if slots else newest

@@ -3,12 +3,13 @@ let old backups go by the retention policy."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 from pydantic import field_validator, model_validator
 
 from ..backups.context import backup_book
-from ..backups.records import BackupBook
+from ..backups.records import BackupBook, BackupRecord
 from ..backups.retention import RetentionPolicy, expired
 from ..backups.sources import Source
 from ..backups.verify import verify
@@ -16,6 +17,7 @@ from ..catalog import ALLOWED, Arrival, CatalogError, UnknownStore
 from ..config.models import Algorithm, StoreName
 from ..stores import Store, StoreError, UnsafePath, safe_name
 from .base import RunContext, Task, TaskFailed, TaskParams
+from .planning import PlanContext, PlannedAction
 
 DEFAULT_NAME = "{task}/{date:%Y-%m-%dT%H%M%SZ}.{ext}"
 # Other copies a backup needs before retention may delete it: none. Its retention policy,
@@ -30,6 +32,7 @@ def backup_name(template: str, task: str, now: datetime, ext: str) -> str:
 
 class BackupTask(Task):
     type = "backup"
+    plans = True
 
     class Params(TaskParams):
         source: Source
@@ -112,21 +115,57 @@ class BackupTask(Task):
         if params.retention is not None:
             apply_retention(book, store, ctx, params.retention)
 
+    def plan(self, ctx: PlanContext) -> Iterator[PlannedAction]:
+        """The backups retention lets go once the run's own backup is written and verified
+        (a run whose backup fails verification deletes nothing)."""
+        params: BackupTask.Params = ctx.params
+        if params.retention is None:
+            return
+        now = ctx.now()
+        ext = params.source.extension()
+        upcoming = BackupRecord(
+            id=0,  # never a stored backup's id
+            task=ctx.task_name,
+            store=params.destination,
+            name=backup_name(params.file_name, ctx.task_name, now, ext),
+            format=params.source.format,
+            size=0,
+            checksum="",
+            created_at=now,
+            run_id=None,
+            verified_at=now,
+            verify_ok=True,
+            verify_error=None,
+            keep=False,
+            deleted_at=None,
+        )
+        backups = [*backup_book(ctx).of_task(ctx.task_name), upcoming]
+        rules = params.retention.model_dump(exclude_none=True, mode="json")
+        why = "not kept by retention " + ", ".join(f"{k}: {v}" for k, v in rules.items())
+        for backup in _expired_on(backups, params.destination, params.retention, now):
+            yield PlannedAction("delete", backup.store, backup.name, backup.size, why)
+
 
 def apply_retention(
     book: BackupBook, store: Store, ctx: RunContext, policy: RetentionPolicy
 ) -> None:
     """Delete the task's backups the policy lets go, through the catalog's one deletion
     function; the backup record keeps them as deleted."""
-    for backup in expired(book.of_task(ctx.task_name), policy, ctx.now()):
-        if backup.store != store.name:
-            continue  # written when the task had another destination: not ours to reach now
+    for backup in _expired_on(book.of_task(ctx.task_name), store.name, policy, ctx.now()):
         try:
             _delete(ctx, store, backup.name)
         except (StoreError, OSError) as exc:
             raise TaskFailed(f"retention could not delete {backup.name}: {exc}") from None
         book.deleted(backup.id, ctx.now())
         ctx.event("backup deleted by retention", name=backup.name)
+
+
+def _expired_on(
+    backups: list[BackupRecord], store: str, policy: RetentionPolicy, now: datetime
+) -> list[BackupRecord]:
+    """The backups on ``store`` the policy lets go; those written when the task had another
+    destination are not ours to reach now."""
+    return [b for b in expired(backups, policy, now) if b.store == store]
 
 
 def _register(ctx: RunContext, arrival: Arrival) -> None:

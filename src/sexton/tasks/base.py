@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
     from ..catalog import Catalog
     from ..stores import Store
+    from .planning import PlanContext, PlannedAction
 
 
 class TaskParams(BaseModel):
@@ -92,3 +93,11 @@ class Task:
     def cleared(cls, connection: Connection, params: Any) -> None:
         """What else a person's ``sexton clear`` of a task of this type settles, in the same
         transaction as its sticky error; nothing by default."""
+
+    # Whether ``plan`` says what a run would delete or copy (``sexton plan`` lists these).
+    plans: ClassVar[bool] = False
+
+    def plan(self, ctx: PlanContext) -> Iterable[PlannedAction]:
+        """The files a run now would delete or copy, found by the same code ``run`` uses,
+        changing nothing. Task types that delete or copy override it and set ``plans``."""
+        return ()

@@ -10,10 +10,10 @@ waits on its own fsync, and overlapping them keeps the disks and the hashing bus
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import suppress
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import Enum
 
 from pydantic import Field
@@ -24,6 +24,7 @@ from ..config.models import StoreName, StoreNames
 from ..sizes import format_size
 from ..stores import AlreadyExists, ChecksumMismatch, Store, StoreError, StoreFull
 from .base import NeedsAttention, RunContext, Task, TaskFailed, TaskInterrupted, TaskParams
+from .planning import PlanContext, PlannedAction
 from .verify import Checked, check_copies, remove_stale_temps
 
 # Copies written at the same time. Each ends with an fsync of the file and its directory;
@@ -46,6 +47,7 @@ class _Written(Enum):
 
 class CreateLocalCloneTask(Task):
     type = "create_local_clone"
+    plans = True
 
     class Params(TaskParams):
         clone_from: StoreName
@@ -61,14 +63,11 @@ class CreateLocalCloneTask(Task):
             destinations = [ctx.stores[name] for name in params.clone_to]
         except (UnknownStore, StoreError) as exc:
             raise TaskFailed(str(exc)) from None
-        window = (
-            None if params.age_in_days is None else ctx.now() - timedelta(days=params.age_in_days)
-        )
-        names = [d.name for d in destinations]
-        unhashed = ctx.catalog.unhashed(source.name, names, window)
+        window = self._window(ctx, params)
+        unhashed = ctx.catalog.unhashed(source.name, params.clone_to, window)
         if unhashed:
             ctx.event("skipped", reason="no checksum yet: run check_integrity", files=unhashed)
-        todo = ctx.catalog.uncloned(source.name, names, window, params.files_per_run)
+        todo = ctx.catalog.uncloned(source.name, params.clone_to, window, params.files_per_run)
         ctx.progress(total=len(todo))
         cloner = _Cloner(ctx, source, destinations, params.disable_store_on_full)
         for destination in cloner.open:  # what a killed run of this task left behind
@@ -78,6 +77,63 @@ class CreateLocalCloneTask(Task):
         cloner.raise_findings()
         if ctx.should_stop() and cloner.done < len(todo):
             raise TaskInterrupted("stopped before every file was cloned; the next run resumes")
+
+    def plan(self, ctx: PlanContext) -> Iterator[PlannedAction]:
+        params: CreateLocalCloneTask.Params = ctx.params
+        window = self._window(ctx, params)
+        todo = ctx.catalog.uncloned(
+            params.clone_from, params.clone_to, window, params.files_per_run
+        )
+        overrides = ctx.catalog.store_overrides()
+        destinations = [ctx.stores[name] for name in params.clone_to]
+        room = Room(
+            [d for d in destinations if overrides.get(d.name, d.enabled)],
+            {d.name: ctx.catalog.store_used(d.name) for d in destinations},
+        )
+        age = "any age" if params.age_in_days is None else f"newer than {params.age_in_days} days"
+        for copy in todo:
+            destination = room.place(copy.size, full=params.disable_store_on_full)
+            if destination is None:
+                return  # the run stops here: every destination is full
+            yield PlannedAction(
+                "copy",
+                destination.name,
+                copy.name,
+                copy.size,
+                f"on {copy.store} ({age}), not yet cloned to {', '.join(params.clone_to)}",
+            )
+
+    @staticmethod
+    def _window(ctx: PlanContext, params: CreateLocalCloneTask.Params) -> datetime | None:
+        """Files created after this are cloned; None: files of any age."""
+        if params.age_in_days is None:
+            return None
+        return ctx.now() - timedelta(days=params.age_in_days)
+
+
+class Room:
+    """The destinations still open and the bytes each holds: where the next copy goes."""
+
+    def __init__(self, open: list[Store], used: dict[str, int]) -> None:
+        self.open = open
+        self.used = used
+
+    def first_with_room(self, size: int) -> Store | None:
+        """The first open destination if it has room for ``size`` more bytes; None if it has
+        not (the caller disables it or stops) or none is open."""
+        if self.open and self.open[0].has_room_for(size, self.used[self.open[0].name]):
+            return self.open[0]
+        return None
+
+    def place(self, size: int, full: bool) -> Store | None:
+        """Where a plan puts the next copy, reserving its bytes: full destinations are
+        passed over when ``full`` (disable_store_on_full), else the run would stop."""
+        while (destination := self.first_with_room(size)) is None:
+            if not full or not self.open:
+                return None
+            self.open.pop(0)
+        self.used[destination.name] += size
+        return destination
 
 
 class _Cloner:
@@ -93,9 +149,13 @@ class _Cloner:
         self.ctx = ctx
         self.source = source
         overrides = ctx.catalog.store_overrides()
-        self.open = [d for d in destinations if overrides.get(d.name, d.enabled)]
         # Bytes held, plus those reserved by copies in flight (released if one fails).
-        self.used: dict[str, int] = {d.name: ctx.catalog.store_used(d.name) for d in self.open}
+        self.room = Room(
+            [d for d in destinations if overrides.get(d.name, d.enabled)],
+            {d.name: ctx.catalog.store_used(d.name) for d in destinations},
+        )
+        self.open = self.room.open
+        self.used = self.room.used
         self.disable_on_full = disable_on_full
         self.done = 0
         self.source_damage = Checked()
@@ -138,16 +198,14 @@ class _Cloner:
 
     def _place(self, copy: Copy) -> Store:
         """The first open destination with room for ``copy``; full ones are dealt with."""
-        while True:
+        while (destination := self.room.first_with_room(copy.size)) is None:
             if not self.open:
                 raise TaskFailed(
                     "no destination left: every one of "
                     f"{', '.join(self.ctx.params.clone_to)} is full or disabled"
                 )
-            destination = self.open[0]
-            if destination.has_room_for(copy.size, self.used[destination.name]):
-                return destination
-            self._full(destination, f"no room for {copy.name} ({format_size(copy.size)})")
+            self._full(self.open[0], f"no room for {copy.name} ({format_size(copy.size)})")
+        return destination
 
     def _write(self, copy: Copy, destination: Store) -> _Written:
         """Copy, hashing as written; runs in a pool thread and touches no records."""

@@ -14,21 +14,23 @@ A copy that does not match its manifest is a sticky error for that series until
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Protocol, cast
 
 from pydantic import field_validator, model_validator
 from sqlalchemy import Engine
 
-from ..catalog import UnknownStore
+from ..catalog import UnknownStore, Voucher
 from ..config import Config
 from ..config.models import Algorithm, Duration, StoreName
-from ..drain.packing import DEFAULT_NAMING, check_naming
+from ..drain.packing import DEFAULT_NAMING, check_naming, packed_files, series_name
 from ..drain.records import ERROR, FINISHING, STOPPED, DrainBook
-from ..drain.steps import Drainer, DrainPlan, SeriesError, VerifyMode
+from ..drain.steps import Drainer, DrainPlan, SeriesError, VerifyMode, ready_to_pack
 from ..sizes import SizeBytes
 from ..stores import StoreError, safe_name
 from .base import NeedsAttention, RunContext, Task, TaskFailed, TaskParams
+from .planning import PlanContext, PlannedAction
 
 
 class DrainContext(RunContext, Protocol):
@@ -38,6 +40,7 @@ class DrainContext(RunContext, Protocol):
 
 class DrainTask(Task):
     type = "drain"
+    plans = True
 
     class Params(TaskParams):
         source: StoreName
@@ -80,21 +83,7 @@ class DrainTask(Task):
         if switch == STOPPED:
             ctx.event("drain is stopped: nothing done (sexton drain start to resume)")
             return
-        try:
-            source, destination = ctx.stores[params.source], ctx.stores[params.destination]
-        except (UnknownStore, StoreError) as exc:
-            raise TaskFailed(str(exc)) from None
-        plan = DrainPlan(
-            task=ctx.task_name,
-            source=source,
-            destination=destination,
-            prefix=params.prefix,
-            max_size=params.max_size,
-            naming=params.naming,
-            min_age=params.min_age,
-            verify=params.verify,
-            algorithm=params.checksum or ctx.catalog.checksum,
-        )
+        plan = _drain_plan(ctx, params)
         drainer = Drainer(plan, book, ctx, lambda: _retry_at(drain_ctx, book))
         for series in book.series_of(ctx.task_name, include_done=False):
             if series.state == ERROR and book.error_cleared(ctx.task_name, series):
@@ -113,6 +102,62 @@ class DrainTask(Task):
         if errors:
             shown = "; ".join(f"{s.name}: {s.error}" for s in errors[:3])
             raise NeedsAttention(f"{len(errors)} drain series in ERROR ({shown})")
+
+    def plan(self, ctx: PlanContext) -> Iterator[PlannedAction]:
+        """Every file of the unfinished series (but those in ERROR) and of the series
+        packing would record now: copied unless already, then deleted from the source."""
+        params: DrainTask.Params = ctx.params
+        book = DrainBook(cast(DrainContext, ctx).engine)  # the plan's engine is read-only
+        switch = book.switch(ctx.task_name)
+        if switch == STOPPED:
+            return
+        plan = _drain_plan(ctx, params)
+        source, destination = plan.source.name, plan.destination.name
+        for series in book.series_of(ctx.task_name, include_done=False):
+            if series.state == ERROR:
+                continue
+            why = f"drain series {series.name}, now at its {series.state} step"
+            for f in book.files_of(series.id):
+                if f.deleted_at is not None:
+                    continue
+                if f.copied_at is None:
+                    yield PlannedAction("copy", destination, f.target, f.size, why)
+                safe_by: tuple[Voucher, ...] = ()
+                if f.tombstone is not None and f.checksum is not None:
+                    safe_by = (Voucher(destination, str(f.checksum), f.copied_at),)
+                yield PlannedAction(
+                    "delete", source, f.path, f.size, f"{why}; once its copy is verified", safe_by
+                )
+        serial = book.next_serial(ctx.task_name)
+        for offset, entries in enumerate(
+            ready_to_pack(plan, book, ctx.now(), finishing=switch == FINISHING)
+        ):
+            name = series_name(plan.naming, ctx.task_name, ctx.now(), serial + offset)
+            why = f"new drain series {name} (its name is the time it is packed)"
+            for packed in packed_files(name, entries, plan.prefix):
+                yield PlannedAction("copy", destination, packed.target, packed.size, why)
+                yield PlannedAction(
+                    "delete", source, packed.path, packed.size, f"{why}; once its copy is verified"
+                )
+
+
+def _drain_plan(ctx: PlanContext, params: DrainTask.Params) -> DrainPlan:
+    """What the task drains from where to where."""
+    try:
+        source, destination = ctx.stores[params.source], ctx.stores[params.destination]
+    except (UnknownStore, StoreError) as exc:
+        raise TaskFailed(str(exc)) from None
+    return DrainPlan(
+        task=ctx.task_name,
+        source=source,
+        destination=destination,
+        prefix=params.prefix,
+        max_size=params.max_size,
+        naming=params.naming,
+        min_age=params.min_age,
+        verify=params.verify,
+        algorithm=params.checksum or ctx.catalog.checksum,
+    )
 
 
 def _retry_at(ctx: DrainContext, book: DrainBook) -> datetime | None:

@@ -8,6 +8,7 @@ is caught instead of counted.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from itertools import groupby
 
@@ -18,6 +19,7 @@ from ..config.models import Duration, StoreName
 from ..stores import StoreError
 from ..transfer.downstream import reconfirm_remote
 from .base import NeedsAttention, RunContext, Task, TaskFailed, TaskInterrupted, TaskParams
+from .planning import PlanContext, PlannedAction
 from .verify import Checked, check_copies
 
 BATCH = 500  # candidates fetched per query
@@ -25,6 +27,7 @@ BATCH = 500  # candidates fetched per query
 
 class RollingDeletionTask(Task):
     type = "rolling_deletion"
+    plans = True
 
     class Params(TaskParams):
         store_name: StoreName
@@ -46,15 +49,78 @@ class RollingDeletionTask(Task):
             store = ctx.stores[params.store_name]
         except (UnknownStore, StoreError) as exc:
             raise TaskFailed(str(exc)) from None
-        older_than = ctx.now() - timedelta(days=params.age_in_days)
         damage = Checked()
         deleted = kept = 0
-        after = 0
+        for copy in self._candidates(ctx, params, store.name):
+            if ctx.should_stop():
+                raise TaskInterrupted(f"stopped after deleting {deleted}; the next run resumes")
+            if params.verify_checksums:
+                self._verify_others(ctx, copy, damage)
+            if params.verify_downstream and (unasked := reconfirm_remote(ctx, copy)):
+                ctx.event("kept", path=copy.path, reason=f"could not ask {', '.join(unasked)}")
+                kept += 1
+                continue
+            if params.dry_run:
+                ctx.event("would delete", store=store.name, path=copy.path)
+                continue
+            try:
+                gone = ctx.catalog.delete_copy(
+                    copy,
+                    store,
+                    params.number_of_copies,
+                    params.max_verification_age,
+                    force=params.force_deletion,
+                )
+            except StoreError as exc:
+                raise TaskFailed(str(exc)) from None
+            if gone:
+                deleted += 1
+                ctx.progress(items=1, bytes=copy.size)
+            else:
+                kept += 1
+        ctx.event(
+            "rolling deletion", store=store.name, deleted=deleted, kept=kept, dry_run=params.dry_run
+        )
+        if damage.corrupt:
+            names = ", ".join(f"{f.copy.store}:{f.copy.path}" for f in damage.corrupt)
+            raise NeedsAttention(f"corrupt copies found while verifying: {names}")
+
+    def plan(self, ctx: PlanContext) -> Iterator[PlannedAction]:
+        params: RollingDeletionTask.Params = ctx.params
+        if params.dry_run:  # its runs only say what they would delete
+            return
+        why = (
+            f"older than {params.age_in_days} days; "
+            f"{params.number_of_copies} verified copies elsewhere"
+        )
+        if params.verify_checksums:
+            why += " (once they are hashed again)"
+        if params.verify_downstream:
+            why += " (if the sites holding copies answer)"
+        # The run relies on verifications made no longer ago than this when it deletes.
+        age = None if params.verify_checksums else params.max_verification_age
+        for copy in self._candidates(ctx, params, params.store_name):
+            yield PlannedAction(
+                "delete",
+                copy.store,
+                copy.path,
+                copy.size,
+                why,
+                tuple(ctx.catalog.vouchers(copy, age)),
+            )
+
+    @staticmethod
+    def _candidates(
+        ctx: PlanContext, params: RollingDeletionTask.Params, store: str
+    ) -> Iterator[Copy]:
+        """The copies the deletion rule lets go now, in batches; the plan lists the same."""
+        older_than = ctx.now() - timedelta(days=params.age_in_days)
         # Copies about to be re-hashed may vouch on an old verification; delete_copy still
         # demands a fresh one.
         listing_age = None if params.verify_checksums else params.max_verification_age
+        after = 0
         while batch := ctx.catalog.deletable(
-            store.name,
+            store,
             older_than,
             params.number_of_copies,
             listing_age,
@@ -63,39 +129,7 @@ class RollingDeletionTask(Task):
             force=params.force_deletion,
         ):
             after = batch[-1].instance_id
-            for copy in batch:
-                if ctx.should_stop():
-                    raise TaskInterrupted(f"stopped after deleting {deleted}; the next run resumes")
-                if params.verify_checksums:
-                    self._verify_others(ctx, copy, damage)
-                if params.verify_downstream and (unasked := reconfirm_remote(ctx, copy)):
-                    ctx.event("kept", path=copy.path, reason=f"could not ask {', '.join(unasked)}")
-                    kept += 1
-                    continue
-                if params.dry_run:
-                    ctx.event("would delete", store=store.name, path=copy.path)
-                    continue
-                try:
-                    gone = ctx.catalog.delete_copy(
-                        copy,
-                        store,
-                        params.number_of_copies,
-                        params.max_verification_age,
-                        force=params.force_deletion,
-                    )
-                except StoreError as exc:
-                    raise TaskFailed(str(exc)) from None
-                if gone:
-                    deleted += 1
-                    ctx.progress(items=1, bytes=copy.size)
-                else:
-                    kept += 1
-        ctx.event(
-            "rolling deletion", store=store.name, deleted=deleted, kept=kept, dry_run=params.dry_run
-        )
-        if damage.corrupt:
-            names = ", ".join(f"{f.copy.store}:{f.copy.path}" for f in damage.corrupt)
-            raise NeedsAttention(f"corrupt copies found while verifying: {names}")
+            yield from batch
 
     @staticmethod
     def _verify_others(ctx: RunContext, copy: Copy, into: Checked) -> None:
