@@ -18,6 +18,7 @@ from pydantic import (
 
 from ..checksums import DEFAULT_ALGORITHM, check_algorithm
 from ..durations import parse_duration
+from ..promql import DEFAULT_SELECTOR, check_selector
 from ..schedule import Cron
 from ..stores import StoreSettings
 
@@ -83,6 +84,9 @@ class RetryPolicy(Strict):
 class AlertPolicy(Strict):
     grace: Duration | None = None  # default: one period, at most a day (see monitor)
     after_failures: int = Field(1, ge=1)
+    # A task that keeps succeeding with nothing to do (items = 0) this long is `idle`:
+    # an indexer that indexes nothing is broken even though no run fails.
+    idle_after: Duration | None = None
 
 
 Executor = Literal["local", "external", "manual", "heartbeat"]
@@ -188,6 +192,18 @@ class ApiSettings(Strict):
     tokens: dict[str, str | list[str]] = {}
 
 
+class AlertSettings(Strict):
+    """How `sexton alerts` writes its rules: ``selector`` (PromQL label matchers) scopes every
+    expression to this install's scrape job, so two installs on one Prometheus never collide."""
+
+    selector: str = DEFAULT_SELECTOR
+
+    @field_validator("selector")
+    @classmethod
+    def _matchers(cls, value: str) -> str:
+        return check_selector(value)
+
+
 class SiteSettings(Strict):
     """Another Sexton site (``sites:``): where its API answers, the token to present there,
     and how patiently to call it (a site may be down for minutes; a run must not hang)."""
@@ -246,6 +262,7 @@ class Settings(Strict):
     site: str | None = None  # this site's name, as the other sites know it under `sites:`
     sites: dict[str, SiteSettings] = {}
     transfer: TransferSettings = TransferSettings()
+    alerts: AlertSettings = AlertSettings()
     tasks: list[Any] = []
     include: NameList = []
 
