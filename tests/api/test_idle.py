@@ -34,7 +34,8 @@ def finish_a_run(api: Api, task: str, items: int) -> None:
     claimed = api.admin.post("/api/v1/runs/claim", json={"tasks": [task], "worker": "w"})
     run_id = claimed.json()["id"]
     finished = api.admin.post(
-        f"/api/v1/runs/{run_id}/finish", json={"outcome": "succeeded", "items": items, "worker": "w"}
+        f"/api/v1/runs/{run_id}/finish",
+        json={"outcome": "succeeded", "items": items, "worker": "w"},
     )
     assert finished.json()["state"] == "succeeded"
 
