@@ -1,5 +1,6 @@
 """Who may do what: bearer tokens from ``api.tokens`` (``admin`` may change things, ``site``
-tokens may only make the inter-site transfer calls, any other token may read). The dashboard
+tokens may only make the inter-site transfer calls, ``ping`` tokens may only send pings, any
+other token may read). The dashboard
 keeps the same token in an HttpOnly cookie.
 
 Tokens are compared in constant time (``hmac.compare_digest``) so response timing reveals
@@ -21,13 +22,14 @@ COOKIE = "sexton_token"
 
 
 class Access(IntEnum):
+    PING = -1  # a job reporting in: the /ping calls only, not even reading
     SITE = 0  # another site: the transfer calls only, not even reading
     READ = 1
     ADMIN = 2
 
 
 # Roles with other than read access; any other role name reads.
-ROLE_ACCESS = {"admin": Access.ADMIN, "site": Access.SITE}
+ROLE_ACCESS = {"admin": Access.ADMIN, "site": Access.SITE, "ping": Access.PING}
 
 
 class LoginNeeded(Exception):
@@ -76,21 +78,26 @@ def require(level: Access, *, also: Access | None = None) -> Callable[[Request],
     """
 
     def check(request: Request) -> Access:
-        tokens = configured_tokens(instance_of(request))
-        token = presented_token(request)
-        granted = access_for(tokens, token)
-        if granted is None and not token:
-            raise HTTPException(
-                401,
-                "a token is needed: send 'Authorization: Bearer TOKEN'",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        if granted is None or (granted < level and granted != also):
-            wanted = (also or level).name.lower()
-            raise HTTPException(403, f"this token does not allow {wanted} access")
-        return granted
+        return authorise(request, presented_token(request), level, also=also)
 
     return check
+
+
+def authorise(
+    request: Request, token: str | None, level: Access, *, also: Access | None = None
+) -> Access:
+    """The access ``token`` grants, if it is ``level`` (or ``also``); else 401 or 403."""
+    granted = access_for(configured_tokens(instance_of(request)), token)
+    if granted is None and not token:
+        raise HTTPException(
+            401,
+            "a token is needed: send 'Authorization: Bearer TOKEN'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if granted is None or (granted < level and granted != also):
+        wanted = (also or level).name.lower()
+        raise HTTPException(403, f"this token does not allow {wanted} access")
+    return granted
 
 
 def require_page(level: Access) -> Callable[[Request], Access]:

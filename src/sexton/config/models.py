@@ -152,6 +152,9 @@ class TaskSettings(Strict):
     alert: AlertPolicy = AlertPolicy()
     env_file: NameList = []
     notify: NotifySettings | None = None  # replaces the global ``notify:`` for this task
+    # A secret that stands for the task in ping URLs (/ping/KEY/start), so a cron line
+    # needs no token; long enough that it cannot be guessed.
+    ping_key: str | None = Field(None, min_length=16, pattern=r"^[A-Za-z0-9_.~-]+$")
 
     @field_validator("name")
     @classmethod
