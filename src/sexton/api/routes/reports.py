@@ -14,7 +14,7 @@ import hmac
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 
 from ...config import TaskSpec
 from ...engine.service import Instance
@@ -81,45 +81,55 @@ RunIdParam = Annotated[
 ]
 
 
+def _pinged_task(request: Request, task: TaskOrKey, token: TokenParam = None) -> TaskSpec:
+    """The heartbeat task a ping names by its ping_key, or by its name with a ping or admin
+    token (header, else ``?token=``). A dependency, so a bad token is refused (401/403)
+    before anything about the request or the task is said."""
+    instance = instance_of(request)
+    spec = _task_with_key(instance, task)
+    if spec is None:
+        authorise(request, presented_token(request) or token, Access.ADMIN, also=Access.PING)
+        spec = task_of(instance, task)
+    _of_executor(spec, "heartbeat", "only heartbeat tasks take pings")
+    return spec
+
+
+def _task_with_key(instance: Instance, key: str) -> TaskSpec | None:
+    """The task whose ping_key this is, compared with every key in constant time."""
+    found = None
+    for spec in instance.config.tasks.values():
+        own = spec.settings.ping_key
+        if own is not None and hmac.compare_digest(own.encode(), key.encode()):
+            found = spec
+    return found
+
+
+PingedTask = Annotated[TaskSpec, Depends(_pinged_task)]
+
+
 @pings.get("/ping/{task}", response_model=RunOut, operation_id="cron_ping_get")
 @pings.post("/ping/{task}", response_model=RunOut, operation_id="cron_ping")
-async def cron_ping(
-    task: TaskOrKey, request: Request, token: TokenParam = None, rid: RunIdParam = None
-) -> dict[str, Any]:
+async def cron_ping(spec: PingedTask, request: Request, rid: RunIdParam = None) -> dict[str, Any]:
     """The job succeeded; a body (its output, the last 100 kB) is kept as the run's log."""
-    return await _report(request, task, "success", None, token, rid)
+    return await _report(request, spec, "success", None, rid)
 
 
 @pings.get("/ping/{task}/{signal}", response_model=RunOut, operation_id="cron_signal_get")
 @pings.post("/ping/{task}/{signal}", response_model=RunOut, operation_id="cron_signal")
 async def cron_signal(
-    task: TaskOrKey,
-    signal: Signal,
-    request: Request,
-    token: TokenParam = None,
-    rid: RunIdParam = None,
+    spec: PingedTask, signal: Signal, request: Request, rid: RunIdParam = None
 ) -> dict[str, Any]:
     """The job started, failed, or ended with an exit status (0 is success)."""
     if signal in ("start", "fail"):
-        return await _report(request, task, signal, None, token, rid)
+        return await _report(request, spec, signal, None, rid)
     status = int(signal)
-    return await _report(request, task, "fail" if status else "success", status, token, rid)
+    return await _report(request, spec, "fail" if status else "success", status, rid)
 
 
 async def _report(
-    request: Request,
-    task: str,
-    signal: str,
-    exit_code: int | None,
-    token: str | None,
-    rid: UUID | None,
+    request: Request, spec: TaskSpec, signal: str, exit_code: int | None, rid: UUID | None
 ) -> dict[str, Any]:
     instance = instance_of(request)
-    spec = _task_with_key(instance, task)
-    if spec is None:  # a name: the token decides, before the name is looked up
-        authorise(request, presented_token(request) or token, Access.ADMIN, also=Access.PING)
-        spec = task_of(instance, task)
-    _of_executor(spec, "heartbeat", "only heartbeat tasks take pings")
     log = await _log_tail(request)
     run = instance.book.ping(
         spec.name,
@@ -131,16 +141,6 @@ async def _report(
         rid=str(rid) if rid else None,
     )
     return run.to_json()
-
-
-def _task_with_key(instance: Instance, key: str) -> TaskSpec | None:
-    """The task whose ping_key this is, compared with every key in constant time."""
-    found = None
-    for spec in instance.config.tasks.values():
-        own = spec.settings.ping_key
-        if own is not None and hmac.compare_digest(own.encode(), key.encode()):
-            found = spec
-    return found
 
 
 @router.post("/tasks/{name}/done", response_model=RunOut, dependencies=[ADMIN])
