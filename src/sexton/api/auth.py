@@ -12,13 +12,19 @@ from __future__ import annotations
 import hmac
 from collections.abc import Callable, Sequence
 from enum import IntEnum
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ..engine.service import Instance
 from .deps import instance_of
 
 COOKIE = "sexton_token"
+# Declares the bearer scheme in the OpenAPI schema (and on each guarded operation); the
+# check itself stays ours, since the dashboard's cookie may carry the token instead.
+BEARER = HTTPBearer(auto_error=False, description="A token from api.tokens")
+BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
 
 
 class Access(IntEnum):
@@ -70,14 +76,14 @@ def presented_token(request: Request) -> str | None:
     return request.cookies.get(COOKIE) or None
 
 
-def require(level: Access, *, also: Access | None = None) -> Callable[[Request], Access]:
+def require(level: Access, *, also: Access | None = None) -> Callable[..., Access]:
     """A dependency for API routes: 401 without a token, 403 with one that is not enough.
 
     ``also`` admits one lower level besides (the transfer calls: ``site`` tokens and admin,
     but not read tokens, which must never let anyone push files).
     """
 
-    def check(request: Request) -> Access:
+    def check(request: Request, _bearer: BearerCredentials = None) -> Access:
         return authorise(request, presented_token(request), level, also=also)
 
     return check

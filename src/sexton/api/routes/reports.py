@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 
 from ...config import TaskSpec
 from ...engine.service import Instance
-from ..auth import ADMIN, Access, authorise, presented_token
+from ..auth import ADMIN, Access, BearerCredentials, authorise, presented_token
 from ..deps import instance_of, task_of
 from ..errors import ERROR_RESPONSES
 from ..schemas import DoneIn, RunOut
@@ -81,7 +81,12 @@ RunIdParam = Annotated[
 ]
 
 
-def _pinged_task(request: Request, task: TaskOrKey, token: TokenParam = None) -> TaskSpec:
+def _pinged_task(
+    request: Request,
+    task: TaskOrKey,
+    token: TokenParam = None,
+    _bearer: BearerCredentials = None,
+) -> TaskSpec:
     """The heartbeat task a ping names by its ping_key, or by its name with a ping or admin
     token (header, else ``?token=``). A dependency, so a bad token is refused (401/403)
     before anything about the request or the task is said."""
