@@ -1,13 +1,13 @@
 """Prometheus alert rules for the configured tasks (`sexton alerts`).
 
-Rules are generated from the config so each task's own ``alert.after_failures`` and grace
-are honoured; every expression uses only metrics ``/metrics`` exports.
+Rules are generated from the config so each task's own ``alert.after_failures``, grace and
+``idle_after`` are honoured; every expression uses only metrics ``/metrics`` exports (and
+Prometheus's own ``up``), scoped by ``alerts.selector`` so two installs never collide.
 """
 
 from __future__ import annotations
 
 import io
-import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,12 +15,9 @@ from ruamel.yaml import YAML
 
 from .config import Config
 from .engine.monitor import grace_of
+from .promql import series
 
 NEARLY_FULL = 0.05  # free share of a store below which people should act
-
-
-def _selector(task: str) -> str:
-    return "{task=" + json.dumps(task) + "}"  # a PromQL string: quotes and backslashes escaped
 
 
 def _rule(
@@ -35,12 +32,25 @@ def _rule(
     }
 
 
-def rules(config: Config) -> dict[str, Any]:
-    """The rules file as a mapping: one group for the service, one for the tasks."""
+def rules(config: Config, selector: str | None = None) -> dict[str, Any]:
+    """The rules file as a mapping: one group for the service, one for the tasks; every
+    expression scoped by ``selector`` (default: the config's ``alerts.selector``)."""
+    scope = config.settings.alerts.selector if selector is None else selector
+    free, used = series("sexton_store_free_bytes", scope), series("sexton_store_used_bytes", scope)
     service = [
         _rule(
+            "SextonDown",
+            series("up", scope) + " == 0",
+            "5m",
+            "critical",
+            "Prometheus cannot scrape Sexton at {{ $labels.instance }}",
+            "The scrape of /metrics fails, so no other Sexton alert can fire. Check that "
+            "`sexton serve` (or `sexton api`) runs, listens where Prometheus scrapes, and "
+            "accepts its read token.",
+        ),
+        _rule(
             "SextonTaskDown",
-            'sexton_task_status{status="down"} == 1',
+            series("sexton_task_status", scope, status="down") + " == 1",
             "5m",
             "critical",
             "{{ $labels.task }} is down",
@@ -50,7 +60,7 @@ def rules(config: Config) -> dict[str, Any]:
         ),
         _rule(
             "SextonCorruptInstances",
-            "sexton_store_corrupt_instances > 0",
+            series("sexton_store_corrupt_instances", scope) + " > 0",
             "1m",
             "critical",
             "Damaged copies on store {{ $labels.store }}",
@@ -59,8 +69,7 @@ def rules(config: Config) -> dict[str, Any]:
         ),
         _rule(
             "SextonStoreNearlyFull",
-            "sexton_store_free_bytes / (sexton_store_free_bytes + sexton_store_used_bytes)"
-            f" < {NEARLY_FULL}",
+            f"{free} / ({free} + {used}) < {NEARLY_FULL}",
             "30m",
             "warning",
             "Store {{ $labels.store }} is nearly full",
@@ -69,7 +78,7 @@ def rules(config: Config) -> dict[str, Any]:
         ),
         _rule(
             "SextonMetricsAbsent",
-            "absent(sexton_task_status)",
+            f"absent({series('sexton_task_status', scope)})",
             "10m",
             "critical",
             "Sexton reports no metrics",
@@ -81,7 +90,7 @@ def rules(config: Config) -> dict[str, Any]:
         service.append(
             _rule(
                 "SextonNoWorkers",
-                "sexton_workers_alive == 0",
+                series("sexton_workers_alive", scope) + " == 0",
                 "5m",
                 "critical",
                 "No Sexton worker is alive",
@@ -92,7 +101,7 @@ def rules(config: Config) -> dict[str, Any]:
     service.append(
         _rule(
             "SextonFilesLost",
-            "sexton_store_lost_files > 0",
+            series("sexton_store_lost_files", scope) + " > 0",
             "1m",
             "critical",
             "Files lost on store {{ $labels.store }}",
@@ -102,26 +111,39 @@ def rules(config: Config) -> dict[str, Any]:
             "repair history.",
         )
     )
+    if any(spec.settings.alert.idle_after for spec in config.tasks.values()):
+        service.append(
+            _rule(
+                "SextonTaskIdle",
+                series("sexton_task_status", scope, status="idle") + " == 1",
+                "5m",
+                "warning",
+                "{{ $labels.task }} keeps succeeding but processes nothing",
+                "Every run for longer than its alert.idle_after succeeded with 0 items (an "
+                "indexer that indexes nothing). Check that its input still arrives where the "
+                "task looks (paths, marks, the upstream job), in `sexton runs {{ $labels.task }}`.",
+            )
+        )
     return {
         "groups": [
             {"name": "sexton", "rules": service},
-            {"name": "sexton-tasks", "rules": _task_rules(config)},
+            {"name": "sexton-tasks", "rules": _task_rules(config, scope)},
         ]
     }
 
 
-def _task_rules(config: Config) -> list[dict[str, Any]]:
+def _task_rules(config: Config, scope: str) -> list[dict[str, Any]]:
     now = datetime.now(UTC)  # a cron's period (the default grace) is taken near today
     found = []
     for spec in config.tasks.values():
         if not spec.settings.enabled:
             continue
-        where = _selector(spec.name)
         failures = spec.settings.alert.after_failures
         found.append(
             _rule(
                 "SextonTaskFailing",
-                f"sexton_task_consecutive_failures{where} >= {failures}",
+                series("sexton_task_consecutive_failures", scope, task=spec.name)
+                + f" >= {failures}",
                 "1m",
                 "critical",
                 f"{spec.name} failed {failures} time(s) in a row",
@@ -138,7 +160,8 @@ def _task_rules(config: Config) -> list[dict[str, Any]]:
         found.append(
             _rule(
                 "SextonTaskOverdue",
-                f"sexton_task_overdue_seconds{where} > {int(grace.total_seconds())}",
+                f"{series('sexton_task_overdue_seconds', scope, task=spec.name)}"
+                f" > {int(grace.total_seconds())}",
                 "1m",
                 "warning",
                 f"{spec.name} is overdue",
@@ -152,7 +175,7 @@ def _task_rules(config: Config) -> list[dict[str, Any]]:
     return found
 
 
-def render(config: Config) -> str:
+def render(config: Config, selector: str | None = None) -> str:
     """The rules file as YAML, ready for Prometheus's ``rule_files``."""
     yaml = YAML()
     yaml.default_flow_style = False
@@ -161,5 +184,5 @@ def render(config: Config) -> str:
     out.write(
         f"# Prometheus alert rules for Sexton ({config.path}); regenerate with `sexton alerts`\n"
     )
-    yaml.dump(rules(config), out)
+    yaml.dump(rules(config, selector), out)
     return out.getvalue()

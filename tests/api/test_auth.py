@@ -11,6 +11,7 @@ from served import ADMIN_TOKEN, READ_TOKEN, SITE_TOKEN, Api, client
 
 PARAMS = {
     "name": "hello",
+    "task": "export",
     "signal": "success",
     "run_id": "1",
     "action": "disable",

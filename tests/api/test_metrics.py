@@ -117,13 +117,17 @@ def test_alert_rules_parse_and_use_only_exported_metrics(api: Api) -> None:
         "SextonCorruptInstances",
         "SextonStoreNearlyFull",
         "SextonNoWorkers",
+        "SextonDown",
     }
     for rule in all_rules:
         assert rule["for"] and rule["labels"]["severity"] and rule["annotations"]["description"]
         used = set(re.findall(r"\bsexton_[a-z_]+", rule["expr"]))
-        assert used and used <= METRIC_NAMES, rule["expr"]
+        assert used <= METRIC_NAMES, rule["expr"]
+        assert used or rule["expr"].startswith("up{"), rule["expr"]  # Prometheus's own `up`
     failing = [r for r in all_rules if r["alert"] == "SextonTaskFailing"]
-    assert 'sexton_task_consecutive_failures{task="hello"} >= 1' in [r["expr"] for r in failing]
+    assert 'sexton_task_consecutive_failures{job="sexton",task="hello"} >= 1' in [
+        r["expr"] for r in failing
+    ]
 
 
 def test_sexton_alerts_prints_the_rules(tmp_path: Path) -> None:
@@ -141,8 +145,12 @@ def test_sexton_alerts_prints_the_rules(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     rules = YAML(typ="safe").load(result.stdout)["groups"][1]["rules"]
-    assert 'sexton_task_overdue_seconds{task="nightly"} > 86400' in [r["expr"] for r in rules]
-    assert 'sexton_task_consecutive_failures{task="export"} >= 3' in [r["expr"] for r in rules]
+    assert 'sexton_task_overdue_seconds{job="sexton",task="nightly"} > 86400' in [
+        r["expr"] for r in rules
+    ]
+    assert 'sexton_task_consecutive_failures{job="sexton",task="export"} >= 3' in [
+        r["expr"] for r in rules
+    ]
 
 
 def test_the_grafana_dashboard_uses_only_exported_metrics() -> None:

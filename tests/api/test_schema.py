@@ -31,3 +31,27 @@ def test_generated_requests_get_no_5xx_and_match_the_schema(api: Api) -> None:
         check()
         checked += 1
     assert checked >= 20
+
+
+def test_the_schema_declares_the_bearer_scheme_on_every_guarded_operation(api: Api) -> None:
+    schema = api.anonymous.get("/api/v1/openapi.json").json()
+    assert schema["components"]["securitySchemes"]["HTTPBearer"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A token from api.tokens",
+    }
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            guarded = path != "/healthz"
+            assert (operation.get("security") == [{"HTTPBearer": []}]) == guarded, (method, path)
+
+
+def test_a_wrong_method_gets_405_naming_every_allowed_method(api: Api) -> None:
+    runs = api.admin.put("/api/v1/tasks/hello/runs")  # POST and DELETE are two routes
+    assert runs.status_code == 405 and runs.headers["allow"] == "DELETE, POST"
+    assert runs.json()["detail"] == "Method Not Allowed"
+    ping = api.admin.delete("/ping/export/start")
+    assert ping.status_code == 405 and ping.headers["allow"] == "GET, POST"
+    tasks = api.anonymous.post("/api/v1/tasks")  # before the token check: nothing to guard
+    assert tasks.status_code == 405 and tasks.headers["allow"] == "GET"
+    assert api.admin.head("/api/v1/tasks").headers["allow"] == "GET"

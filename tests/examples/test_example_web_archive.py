@@ -200,5 +200,5 @@ def test_web_archive_example(
     # Alert rules for Prometheus, ready to load.
     rules = YAML(typ="safe").load(io.StringIO(sexton.run("alerts").stdout))
     alerts = [rule["alert"] for group in rules["groups"] for rule in group["rules"]]
-    assert "SextonTaskDown" in alerts
+    assert "SextonTaskDown" in alerts and "SextonTaskIdle" in alerts  # cdx-index's idle_after
     assert all(rule["expr"] for group in rules["groups"] for rule in group["rules"])

@@ -40,6 +40,7 @@ def create_app(instance: Instance) -> FastAPI:
     for area in (tasks, runs, reports, external, catalog, events, transfers):
         api.include_router(area.router)
     app.include_router(api)
+    app.include_router(reports.pings)
     app.include_router(dashboard.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     errors.install(app)

@@ -1,5 +1,6 @@
 """Who may do what: bearer tokens from ``api.tokens`` (``admin`` may change things, ``site``
-tokens may only make the inter-site transfer calls, any other token may read). The dashboard
+tokens may only make the inter-site transfer calls, ``ping`` tokens may only send pings, any
+other token may read). The dashboard
 keeps the same token in an HttpOnly cookie.
 
 Tokens are compared in constant time (``hmac.compare_digest``) so response timing reveals
@@ -11,23 +12,30 @@ from __future__ import annotations
 import hmac
 from collections.abc import Callable, Sequence
 from enum import IntEnum
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ..engine.service import Instance
 from .deps import instance_of
 
 COOKIE = "sexton_token"
+# Declares the bearer scheme in the OpenAPI schema (and on each guarded operation); the
+# check itself stays ours, since the dashboard's cookie may carry the token instead.
+BEARER = HTTPBearer(auto_error=False, description="A token from api.tokens")
+BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
 
 
 class Access(IntEnum):
+    PING = -1  # a job reporting in: the /ping calls only, not even reading
     SITE = 0  # another site: the transfer calls only, not even reading
     READ = 1
     ADMIN = 2
 
 
 # Roles with other than read access; any other role name reads.
-ROLE_ACCESS = {"admin": Access.ADMIN, "site": Access.SITE}
+ROLE_ACCESS = {"admin": Access.ADMIN, "site": Access.SITE, "ping": Access.PING}
 
 
 class LoginNeeded(Exception):
@@ -68,29 +76,34 @@ def presented_token(request: Request) -> str | None:
     return request.cookies.get(COOKIE) or None
 
 
-def require(level: Access, *, also: Access | None = None) -> Callable[[Request], Access]:
+def require(level: Access, *, also: Access | None = None) -> Callable[..., Access]:
     """A dependency for API routes: 401 without a token, 403 with one that is not enough.
 
     ``also`` admits one lower level besides (the transfer calls: ``site`` tokens and admin,
     but not read tokens, which must never let anyone push files).
     """
 
-    def check(request: Request) -> Access:
-        tokens = configured_tokens(instance_of(request))
-        token = presented_token(request)
-        granted = access_for(tokens, token)
-        if granted is None and not token:
-            raise HTTPException(
-                401,
-                "a token is needed: send 'Authorization: Bearer TOKEN'",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        if granted is None or (granted < level and granted != also):
-            wanted = (also or level).name.lower()
-            raise HTTPException(403, f"this token does not allow {wanted} access")
-        return granted
+    def check(request: Request, _bearer: BearerCredentials = None) -> Access:
+        return authorise(request, presented_token(request), level, also=also)
 
     return check
+
+
+def authorise(
+    request: Request, token: str | None, level: Access, *, also: Access | None = None
+) -> Access:
+    """The access ``token`` grants, if it is ``level`` (or ``also``); else 401 or 403."""
+    granted = access_for(configured_tokens(instance_of(request)), token)
+    if granted is None and not token:
+        raise HTTPException(
+            401,
+            "a token is needed: send 'Authorization: Bearer TOKEN'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if granted is None or (granted < level and granted != also):
+        wanted = (also or level).name.lower()
+        raise HTTPException(403, f"this token does not allow {wanted} access")
+    return granted
 
 
 def require_page(level: Access) -> Callable[[Request], Access]:

@@ -23,7 +23,7 @@ from ..engine.states import UNSUCCESSFUL
 from ..stores import Store
 
 # Problems first: the order an operator wants to read the task table in.
-SEVERITY = {"down": 0, "late": 1, "running": 2, "new": 3, "up": 4, "paused": 5}
+SEVERITY = {"down": 0, "late": 1, "idle": 1, "running": 2, "new": 3, "up": 4, "paused": 5}
 RECENT_FAILURES = 10
 CORRUPT_SHOWN = 20
 TASK_RUNS_SHOWN = 30  # runs on a task's page; the API's /runs?task= has the full history

@@ -4,8 +4,11 @@ status and one sentence saying why, and changes nothing."""
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import QueryParams
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..catalog import CatalogError, UnknownFile, UnknownStore
@@ -68,8 +71,33 @@ def _names_a_nul(scope: Scope) -> bool:
     return any("\x00" in key + value for key, value in query.multi_items())
 
 
+# The methods a 405's ``Allow`` may name; OPTIONS is not served.
+HTTP_METHODS = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
+
+
+async def http_refused(request: Request, exc: Exception) -> Response:
+    """FastAPI's own answer, except that a 405 lists in ``Allow`` the methods of every route
+    on the path: Starlette names only those of the first route that matched the path, and
+    Sexton registers e.g. POST and DELETE of /tasks/NAME/runs as two routes. Each method is
+    tried against the app's routes, which also sees into included routers."""
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 405:
+        routes = request.app.router.routes
+        allowed = [
+            method
+            for method in HTTP_METHODS
+            if any(
+                route.matches({**request.scope, "method": method})[0] == Match.FULL
+                for route in routes
+            )
+        ]
+        exc.headers = {**(exc.headers or {}), "Allow": ", ".join(allowed)}
+    return await http_exception_handler(request, exc)
+
+
 def install(app: FastAPI) -> None:
     app.add_middleware(RefuseNulCharacters)
+    app.add_exception_handler(StarletteHTTPException, http_refused)
     app.add_exception_handler(RunRefused, run_refused)
     app.add_exception_handler(CatalogError, catalog_refused)
     app.add_exception_handler(StoreError, catalog_refused)

@@ -16,7 +16,7 @@ from ..engine.record import iso
 RunState = Literal[
     "queued", "running", "succeeded", "failed", "timed_out", "cancelled", "abandoned", "skipped"
 ]
-TaskStatusName = Literal["new", "up", "late", "down", "running", "paused"]
+TaskStatusName = Literal["new", "up", "late", "down", "running", "paused", "idle"]
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
 RunId = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -85,6 +85,7 @@ class TaskOut(BaseModel):
     last_outcome: str | None
     retry_at: str | None
     overdue_seconds: float
+    idle_since: str | None
 
 
 class TaskDetail(TaskOut):

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from .. import alerts as alert_rules
+from ..promql import check_selector
 from .common import config_option, open_instance, read_config
 from .service import run_service
 
@@ -19,7 +20,18 @@ def api_command(config_path: Path | None) -> None:
 
 
 @click.command()
+@click.option(
+    "--selector",
+    default=None,
+    help="PromQL label matchers scoping every rule, e.g. 'job=\"sexton-b\"' "
+    '(default: alerts.selector in the config, else job="sexton").',
+)
 @config_option
-def alerts(config_path: Path | None) -> None:
+def alerts(selector: str | None, config_path: Path | None) -> None:
     """Print Prometheus alert rules for the configured tasks."""
-    click.echo(alert_rules.render(read_config(config_path)), nl=False)
+    if selector is not None:
+        try:
+            selector = check_selector(selector)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--selector") from None
+    click.echo(alert_rules.render(read_config(config_path), selector), nl=False)

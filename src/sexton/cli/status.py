@@ -11,7 +11,14 @@ from ..engine.monitor import Monitor
 from .common import config_option, console, open_instance, print_json, user_errors
 from .timefmt import short_time
 
-COLOURS = {"up": "green", "late": "yellow", "down": "red", "running": "cyan", "paused": "dim"}
+COLOURS = {
+    "up": "green",
+    "late": "yellow",
+    "idle": "yellow",
+    "down": "red",
+    "running": "cyan",
+    "paused": "dim",
+}
 
 
 @click.command()

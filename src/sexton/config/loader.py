@@ -370,11 +370,28 @@ def _check_references(
                     problems.append(
                         raw.document.problem((*raw.path, key), "a task cannot name itself")
                     )
+        _check_ping_key(spec, specs, raw, problems)
         never_queued = spec.executor in ("manual", "heartbeat")
         for key in ("after", "at_start"):
             if never_queued and getattr(spec.settings, key):
                 message = f"a {spec.executor} task is never queued, so it cannot use {key}"
                 problems.append(raw.document.problem((*raw.path, key), message))
+
+
+def _check_ping_key(
+    spec: TaskSpec, specs: dict[str, TaskSpec], raw: _RawTask, problems: list[Problem]
+) -> None:
+    """A ping key must name one heartbeat task only: not also a task's name or another key."""
+    key = spec.settings.ping_key
+    if key is None:
+        return
+    path = (*raw.path, "ping_key")
+    if spec.executor != "heartbeat":
+        problems.append(raw.document.problem(path, "only heartbeat tasks take pings"))
+    elif key in specs:
+        problems.append(raw.document.problem(path, "a ping key must not be a task's name"))
+    elif any(o.settings.ping_key == key for o in specs.values() if o.name < spec.name):
+        problems.append(raw.document.problem(path, "another task has the same ping key"))
 
 
 def _local_stores_beside(settings: Settings, base: Path) -> Settings:

@@ -18,6 +18,7 @@ from pydantic import (
 
 from ..checksums import DEFAULT_ALGORITHM, check_algorithm
 from ..durations import parse_duration
+from ..promql import DEFAULT_SELECTOR, check_selector
 from ..schedule import Cron
 from ..stores import StoreSettings
 
@@ -83,6 +84,9 @@ class RetryPolicy(Strict):
 class AlertPolicy(Strict):
     grace: Duration | None = None  # default: one period, at most a day (see monitor)
     after_failures: int = Field(1, ge=1)
+    # A task that keeps succeeding with nothing to do (items = 0) this long is `idle`:
+    # an indexer that indexes nothing is broken even though no run fails.
+    idle_after: Duration | None = None
 
 
 Executor = Literal["local", "external", "manual", "heartbeat"]
@@ -148,6 +152,9 @@ class TaskSettings(Strict):
     alert: AlertPolicy = AlertPolicy()
     env_file: NameList = []
     notify: NotifySettings | None = None  # replaces the global ``notify:`` for this task
+    # A secret that stands for the task in ping URLs (/ping/KEY/start), so a cron line
+    # needs no token; long enough that it cannot be guessed.
+    ping_key: str | None = Field(None, min_length=16, pattern=r"^[A-Za-z0-9_.~-]+$")
 
     @field_validator("name")
     @classmethod
@@ -186,6 +193,18 @@ class ApiSettings(Strict):
     listen: str = "127.0.0.1:8080"
     # role -> token, or a list of tokens (``site``: one per other site sending here)
     tokens: dict[str, str | list[str]] = {}
+
+
+class AlertSettings(Strict):
+    """How `sexton alerts` writes its rules: ``selector`` (PromQL label matchers) scopes every
+    expression to this install's scrape job, so two installs on one Prometheus never collide."""
+
+    selector: str = DEFAULT_SELECTOR
+
+    @field_validator("selector")
+    @classmethod
+    def _matchers(cls, value: str) -> str:
+        return check_selector(value)
 
 
 class SiteSettings(Strict):
@@ -246,6 +265,7 @@ class Settings(Strict):
     site: str | None = None  # this site's name, as the other sites know it under `sites:`
     sites: dict[str, SiteSettings] = {}
     transfer: TransferSettings = TransferSettings()
+    alerts: AlertSettings = AlertSettings()
     tasks: list[Any] = []
     include: NameList = []
 

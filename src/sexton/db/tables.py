@@ -121,6 +121,9 @@ task_state = Table(
     Column("runs_skipped", BigInteger, nullable=False, server_default=text("0")),
     Column("items_done", BigInteger, nullable=False, server_default=text("0")),
     Column("bytes_done", BigInteger, nullable=False, server_default=text("0")),
+    # The first success that did nothing (items = 0) since the last one that did something;
+    # NULL while the newest success did work. Drives the `idle` status (alert.idle_after).
+    Column("idle_since", UTCDateTime),
 )
 
 status_changes = Table(

@@ -2,7 +2,8 @@
 
 ``new`` never succeeded and not yet due; ``up`` succeeded and not yet due again; ``late`` due
 time passed, still inside the grace time; ``down`` past grace, or failed ``after_failures``
-times in a row, or holding a sticky error; ``running``; ``paused`` (disabled).
+times in a row, or holding a sticky error; ``running``; ``paused`` (disabled); ``idle``
+up, but every success for longer than ``alert.idle_after`` processed nothing (items = 0).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from .record import iso
 from .states import QUEUED, RUNNING
 
 MAX_DEFAULT_GRACE = timedelta(days=1)
-STATUSES = ("new", "up", "late", "down", "running", "paused")
+STATUSES = ("new", "up", "late", "down", "running", "paused", "idle")
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class TaskStatus:
     error: str | None
     retry_at: datetime | None
     overdue_seconds: float
+    idle_since: datetime | None
 
     def to_json(self) -> dict[str, Any]:
         """The stable shape of `sexton status --json` and the API (DESIGN §4)."""
@@ -59,6 +61,7 @@ class TaskStatus:
             "last_outcome": self.last_outcome,
             "retry_at": iso(self.retry_at),
             "overdue_seconds": self.overdue_seconds,
+            "idle_since": iso(self.idle_since),
         }
 
 
@@ -83,6 +86,13 @@ def next_due(
     return schedule.next_after(last_success or first_seen)
 
 
+def is_idle(spec: TaskSpec, idle_since: datetime | None, now: datetime) -> bool:
+    """True when the task has idle_after set and has only succeeded with nothing to do
+    (items = 0) since ``idle_since``, for longer than that."""
+    idle_after = spec.settings.alert.idle_after
+    return idle_after is not None and idle_since is not None and now - idle_since > idle_after
+
+
 def derive_status(
     spec: TaskSpec, state: Any, running: bool, now: datetime
 ) -> tuple[str, datetime | None, float]:
@@ -96,6 +106,8 @@ def derive_status(
     if state.sticky_error or state.failures >= spec.settings.alert.after_failures:
         return "down", due, overdue
     if due is None or now < due:
+        if is_idle(spec, state.idle_since, now):
+            return "idle", due, overdue
         return ("up" if state.last_success_at else "new"), due, overdue
     grace = grace_of(spec, due)
     assert grace is not None
@@ -161,6 +173,7 @@ class Monitor:
                     error=state.sticky_error or last_errors.get(state.last_run_id),
                     retry_at=retries.get(name),
                     overdue_seconds=overdue,
+                    idle_since=state.idle_since,
                 )
             )
         return result

@@ -167,14 +167,22 @@ class RunBook:
         exit_code: int | None,
         reason: str = "manual",
         log: str | None = None,
+        rid: str | None = None,
     ) -> Run:
         """A job run elsewhere reports ``start``, ``success`` or ``fail`` (``log``: the output
-        it sent along, kept as the run's log tail)."""
+        it sent along, kept as the run's log tail). An end pairs with the newest open start
+        of the same ``rid`` (the job's own run id), so overlapping jobs keep their own runs."""
         spec = self.config.task(task)
+        reporter = "remote" if rid is None else f"ping:{rid}"  # kept in the worker column
         with self.engine.begin() as connection:
             open_run = connection.execute(
                 select(runs.c.id)
-                .where(runs.c.task == task, runs.c.state == RUNNING, runs.c.executor == "heartbeat")
+                .where(
+                    runs.c.task == task,
+                    runs.c.state == RUNNING,
+                    runs.c.executor == "heartbeat",
+                    runs.c.worker == reporter,
+                )
                 .order_by(runs.c.id.desc())
                 .limit(1)
             ).scalar_one_or_none()
@@ -197,7 +205,7 @@ class RunBook:
                     executor=spec.executor,
                     state=RUNNING,
                     started_at=now,
-                    worker="remote",
+                    worker=reporter,
                 )
                 run = get_run(connection, run_id) if run_id else None
             else:
@@ -210,7 +218,7 @@ class RunBook:
                         executor=spec.executor,
                         state=RUNNING,
                         started_at=now,
-                        worker="remote",
+                        worker=reporter,
                     )
                     assert open_run is not None
                 failed = signal == "fail" or (exit_code not in (None, 0))

@@ -1,7 +1,7 @@
 """preservation_events: clones, arrivals and deletions of copies, dated, for PREMIS export
 
 Revision ID: 0015
-Revises: 0011
+Revises: 0014
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 from sexton.db.types import UTCDateTime
 
 revision = "0015"
-down_revision = "0011"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
