@@ -16,19 +16,11 @@ import click
 
 from ..engine.service import Instance
 from .common import console, read_config
-from .demo_data import write_records, write_warcs
+from .demo_data import write_bit_rot_script, write_records, write_warcs
 from .service import run_service
 
 # The file the `bit-rot` task damages, and where its good bytes can be found again.
 DAMAGED = "records/record-0.txt"
-# Flips the first byte and puts the modification time back: bit rot changes neither size nor
-# mtime, so a scan sees nothing and only a fixity check can find it.
-ROT = (
-    "import os, sys; path = sys.argv[1]; mtime = os.stat(path).st_mtime; "
-    "f = open(path, 'r+b'); first = f.read(1); f.seek(0); f.write(bytes([first[0] ^ 1])); "
-    "f.close(); os.utime(path, (mtime, mtime))"
-)
-
 DEMO_CONFIG = """\
 # A demo Sexton looking after sample stores. Edit me and restart `sexton serve -c` me.
 database: sqlite:///{root}/sexton.db
@@ -55,7 +47,8 @@ tasks:
     after: [scan-store]
   - name: bit-rot
     type: command                  # the demo damages {damaged} on purpose, as a failing disk would
-    command: ["{python}", "-c", "{rot}", "{root}/store/{damaged}"]
+    command: ["{python}", "{root}/bin/bit-rot.py", "{root}/store/{damaged}",
+              "{root}/bin/bit-rot.done"]
     after: [clone-to-drives]
   - name: check-store
     type: check_integrity          # re-hashes every copy on the store: finds the damage, goes down
@@ -113,9 +106,7 @@ def demo(directory: Path | None, listen: str) -> None:
     write_sample_stores(root)
     config_file = root / "sexton.yaml"
     config_file.write_text(
-        DEMO_CONFIG.format(
-            root=root, listen=listen, python=sys.executable, rot=ROT, damaged=DAMAGED
-        )
+        DEMO_CONFIG.format(root=root, listen=listen, python=sys.executable, damaged=DAMAGED)
     )
     instance = Instance.open(read_config(config_file))
     print_banner(root, config_file, f"http://{instance.config.settings.api.listen}/")
@@ -127,6 +118,7 @@ def write_sample_stores(root: Path) -> None:
     write_records(root / "store" / "records")
     write_warcs(root / "store" / "warcs", "collection", 3)
     write_warcs(root / "crawler" / "crawl-2026" / "warcs", "crawl-2026", 5)
+    write_bit_rot_script(root / "bin" / "bit-rot.py")
     for empty in ("clones/small", "clones/big", "archive", "backups"):
         (root / empty).mkdir(parents=True, exist_ok=True)
 
@@ -158,11 +150,14 @@ def print_banner(root: Path, config_file: Path, dashboard: str) -> None:
         "",
         f"Put {DAMAGED} right from its clone, re-scan it, and clear the alarm:",
         f"  cp {root}/clones/*/{DAMAGED} {root}/store/{DAMAGED}",
-        f"  sexton run scan-store {c} && sexton run check-store {c}",
+        f"  sexton run scan-store {c}",
+        "  (check-store follows the re-scan, by way of clone-to-drives and bit-rot, and",
+        "  passes; it stays down until a person says the damage is dealt with:)",
         f"  sexton clear check-store {c}",
         "",
         "Ctrl-C stops it cleanly.",
         "",
     ]
     for line in lines:
-        console.print(line, highlight=False, markup=line.startswith("[bold]"))
+        # soft_wrap: a command stays on one line, to be copied whole from a narrow terminal
+        console.print(line, highlight=False, markup=line.startswith("[bold]"), soft_wrap=True)
