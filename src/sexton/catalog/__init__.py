@@ -7,6 +7,7 @@ from .copies import VerifiedCopy
 from .errors import BadListing, CatalogError, UnknownFile, UnknownStore
 from .fixity import Copy, Finding
 from .ingest import ALLOWED, DISALLOWED, Arrival, ArrivalConflict, deletion_policy
+from .marks import quarantine_mark
 from .reconcile import BATCH_SIZE, Hasher, ScanPlan
 from .records import (
     CORRUPT,
@@ -52,6 +53,7 @@ __all__ = [
     "ListedFile",
     "MarkRecord",
     "NeededFile",
+    "quarantine_mark",
     "OpenStores",
     "ReconcileReport",
     "ScanPlan",
