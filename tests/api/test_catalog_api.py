@@ -47,6 +47,12 @@ def test_catalog_routes_show_a_scanned_store(serve_api: Callable[..., Api], tmp_
     assert [(m["name"], m["value"]) for m in shown["marks"]] == [("cdx_indexed", "main")]
     needed = api.reader.get("/api/v1/catalog/needs", params={"mark": "cdx_indexed"}).json()
     assert [(f["name"], f["path"]) for f in needed] == [("sub/b.warc.gz", "sub/b.warc.gz")]
+    Catalog(api.instance.engine, api.instance.clock).mark(["sub/b.warc.gz"], "cdx_indexed:failed")
+    assert api.reader.get("/api/v1/catalog/needs", params={"mark": "cdx_indexed"}).json() == []
+    quarantined = api.reader.get(
+        "/api/v1/catalog/needs", params={"mark": "cdx_indexed", "failed": "true"}
+    ).json()
+    assert [f["name"] for f in quarantined] == ["sub/b.warc.gz"]
 
     assert api.reader.get("/api/v1/catalog/files/nothing-here").status_code == 404
     assert api.reader.get("/api/v1/catalog/needs", params={"mark": "a=b"}).status_code == 422

@@ -3,7 +3,11 @@ API (the same action as `sexton clear TASK`)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from served import Api, make_sticky
+
+from sexton.engine.worker import Worker
 
 
 def test_task_page_shows_status_schedule_and_runs_with_links(api: Api) -> None:
@@ -44,3 +48,27 @@ def test_clear_through_the_api_returns_the_new_status(api: Api) -> None:
 
 def test_unknown_task_page_is_404(api: Api) -> None:
     assert api.reader.get("/tasks/no-such-task").status_code == 404
+
+
+def test_task_page_counts_the_files_a_for_each_file_command_quarantined(
+    serve_api, tmp_path: Path
+) -> None:
+    store = tmp_path / "store"
+    store.mkdir()
+    for name in ("a.warc.gz", "b-bad.warc.gz", "c.warc.gz"):
+        (store / name).write_bytes(b"x")
+    api = serve_api(
+        f"stores:\n  store: {{url: '{store.as_uri()}'}}\ntasks:\n"
+        "  - {name: scan, type: scan, store: store}\n"
+        "  - name: index\n    type: command\n"
+        "    command: [/bin/sh, -c, 'grep -q bad \"$1\" && exit 3; true', sh, '{paths_file}']\n"
+        "    for_each_file: {store: store, needs: cdx, value: coll, batch: 3}\n"
+    )
+    worker = Worker(api.instance.config, api.instance.book, api.instance.clock)
+    for task in ("scan", "index"):
+        api.instance.book.queue(task, "manual", api.instance.clock.now())
+        assert worker.run_once() is not None
+    html = api.reader.get("/tasks/index").text
+    assert "Quarantined" in html and "1 file " in html
+    assert "sexton catalog needs --failed cdx=coll" in html
+    assert "Quarantined" not in api.reader.get("/tasks/scan").text  # not a for_each_file task

@@ -21,6 +21,7 @@ from ..engine.record import Run, list_runs
 from ..engine.service import Instance
 from ..engine.states import UNSUCCESSFUL
 from ..stores import Store
+from ..tasks.command import ForEachFile
 
 # Problems first: the order an operator wants to read the task table in.
 SEVERITY = {"down": 0, "late": 1, "idle": 1, "running": 2, "new": 3, "up": 4, "paused": 5}
@@ -108,6 +109,7 @@ class TaskPage:
     status: TaskStatus
     sticky_error: str | None
     runs: list[Run]
+    quarantined: int | None = None  # files a for_each_file command set aside; None: not one
 
     @property
     def clearable(self) -> bool:
@@ -127,4 +129,16 @@ def gather_task(instance: Instance, spec: TaskSpec) -> TaskPage:
             select(task_state.c.sticky_error).where(task_state.c.task == spec.name)
         ).scalar_one_or_none()
         recent = list_runs(connection, task=spec.name, limit=TASK_RUNS_SHOWN)
-    return TaskPage(now=now, spec=spec, status=status, sticky_error=sticky, runs=recent)
+    each = getattr(spec.params, "for_each_file", None)
+    quarantined = None
+    if isinstance(each, ForEachFile):
+        catalog = Catalog(instance.engine, instance.clock)
+        quarantined = catalog.quarantined(each.needs, each.value, each.store)
+    return TaskPage(
+        now=now,
+        spec=spec,
+        status=status,
+        sticky_error=sticky,
+        runs=recent,
+        quarantined=quarantined,
+    )

@@ -8,6 +8,7 @@ from .deletion import Voucher
 from .errors import BadListing, CatalogError, UnknownFile, UnknownStore
 from .fixity import Copy, Finding
 from .ingest import ALLOWED, DISALLOWED, Arrival, ArrivalConflict, deletion_policy
+from .marks import quarantine_mark
 from .reconcile import BATCH_SIZE, Hasher, ScanPlan
 from .records import (
     CORRUPT,
@@ -56,6 +57,7 @@ __all__ = [
     "ListedFile",
     "MarkRecord",
     "NeededFile",
+    "quarantine_mark",
     "OpenStores",
     "ReconcileReport",
     "DETECTED",

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, func, select
 
 from sexton.checksums import DEFAULT_ALGORITHM, Checksum
 from sexton.clock import Clock
@@ -107,16 +107,26 @@ class Catalog:
         newer_than: datetime | None = None,
         limit: int | None = None,
         order: Order = "newest",
+        failed: bool = False,
     ) -> list[NeededFile]:
         """Files without ``mark`` (or without ``mark=value``), newest first, at most ``limit``.
 
         With ``store``, only files with a present copy there, each with its path on it.
+        Quarantined files (the step failed on them alone) are left out; ``failed`` lists them.
         """
         if order not in ORDERS:
             raise CatalogError(f"bad order {order!r}: expected one of {', '.join(ORDERS)}")
-        query = marks.needs_query(marks.check_mark(mark), value, store, newer_than, order)
+        query = marks.needs_query(marks.check_mark(mark), value, store, newer_than, order, failed)
         with reading(self.engine) as connection:
             return marks.needed(connection, query.limit(limit))
+
+    def quarantined(self, mark: str, value: str | None = None, store: str | None = None) -> int:
+        """How many files the step ``mark`` failed on alone and set aside (``needs --failed``)."""
+        query = marks.needs_query(marks.check_mark(mark), value, store, None, "newest", True)
+        with reading(self.engine) as connection:
+            return connection.execute(
+                select(func.count()).select_from(query.subquery())
+            ).scalar_one()
 
     def mark(self, refs: FileRefs, mark: str, value: str = "") -> None:
         """Mark files, by id or by name; call only once the work the mark stands for is done."""

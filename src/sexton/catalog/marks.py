@@ -31,6 +31,16 @@ FILE_COLUMNS = (
 )
 
 
+# A file a `for_each_file` command failed on by itself is quarantined under this mark, so it no
+# longer blocks the files behind it; `sexton catalog unmark NAME MARK:failed` releases it.
+QUARANTINE_SUFFIX = ":failed"
+
+
+def quarantine_mark(mark: str) -> str:
+    """The mark that quarantines a file the step ``mark`` failed on (``cdx`` → ``cdx:failed``)."""
+    return f"{mark}{QUARANTINE_SUFFIX}"
+
+
 def check_mark(name: str) -> str:
     """A mark name is non-empty text without ``=`` (the CLI writes ``MARK=VALUE``)."""
     if not name or not name.strip() or "=" in name or any(ord(c) < 32 for c in name):
@@ -44,17 +54,17 @@ def needs_query(
     store: str | None,
     newer_than: datetime | None,
     order: Order,
+    failed: bool = False,
 ) -> Select[Any]:
-    """Files without ``mark`` (or without ``mark=value``), optionally those present on ``store``.
+    """Files without ``mark`` (or without ``mark=value``), optionally those present on ``store``;
+    quarantined ones (see ``quarantine_mark``) are left out, or with ``failed`` the only ones.
 
     The anti-join probes the marks' unique index (file_id, name, value) per file, walking files
     in ``created_at`` order, so a bounded query stops after ``limit`` files however many exist.
     """
-    has_mark = select(marks.c.id).where(marks.c.file_id == files.c.id, marks.c.name == mark)
-    if value is not None:
-        has_mark = has_mark.where(marks.c.value == value)
+    quarantined = _has_mark(quarantine_mark(mark), value).exists()
     query = select(*FILE_COLUMNS, instances.c.path if store else files.c.name.label("path"))
-    query = query.where(~has_mark.exists())
+    query = query.where(~_has_mark(mark, value).exists(), quarantined if failed else ~quarantined)
     if store is not None:
         query = query.join(instances, instances.c.file_id == files.c.id).where(
             instances.c.store == store, instances.c.state == PRESENT
@@ -64,6 +74,12 @@ def needs_query(
     if order == "newest":
         return query.order_by(files.c.created_at.desc().nulls_last(), files.c.id.desc())
     return query.order_by(files.c.created_at.asc().nulls_last(), files.c.id.asc())
+
+
+def _has_mark(mark: str, value: str | None) -> Select[Any]:
+    """The file's ``mark`` (with ``value``, unless None), correlated to the outer files row."""
+    query = select(marks.c.id).where(marks.c.file_id == files.c.id, marks.c.name == mark)
+    return query if value is None else query.where(marks.c.value == value)
 
 
 def needed(connection: Connection, query: Select[Any]) -> list[NeededFile]:

@@ -207,17 +207,27 @@ def unmark(name: str, mark: str, config_path: Path | None) -> None:
 @click.argument("needs", metavar="MARK[=VALUE]")
 @click.option("--store", help="Only files with a present copy on this store.")
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many files.")
+@click.option(
+    "--failed",
+    is_flag=True,
+    help="Only the quarantined files: those the step failed on alone (mark MARK:failed).",
+)
 @click.option("--json", "as_json", is_flag=True)
 @config_option
 @catalog_errors
 def needs(
-    needs: str, store: str | None, limit: int | None, as_json: bool, config_path: Path | None
+    needs: str,
+    store: str | None,
+    limit: int | None,
+    failed: bool,
+    as_json: bool,
+    config_path: Path | None,
 ) -> None:
-    """Files lacking a mark, newest first."""
+    """Files lacking a mark, newest first; quarantined ones only with --failed."""
     instance, cat = _open(config_path)
     _known_store(instance, store)
     mark_name, value = _mark_and_value(needs)
-    found = cat.needs(mark_name, value, store, limit=limit)
+    found = cat.needs(mark_name, value, store, limit=limit, failed=failed)
     if as_json:
         print_json([{**n.file.to_json(), "path": n.path} for n in found])
         return

@@ -15,7 +15,7 @@ from typing import IO, Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
 
-from ..catalog import NeededFile, UnknownStore
+from ..catalog import NeededFile, UnknownStore, quarantine_mark
 from ..config.models import StoreName
 from ..stores import Store
 from ..stores.local import LocalStore
@@ -27,6 +27,7 @@ POLL_SECONDS = 0.05  # how often a running command is checked for stop requests 
 # line, and the paths themselves as separate arguments.
 PATHS_FILE = "{paths_file}"
 PATHS = "{paths}"
+NAMED_IN_ERROR = 5  # quarantined files named in a run's error; the rest are counted
 
 
 class ForEachFile(TaskParams):
@@ -91,31 +92,99 @@ class CommandTask(Task):
 
 
 def for_each_batch(argv: list[str], each: ForEachFile, ctx: RunContext) -> None:
-    """Run the command per batch of files needing the mark; mark a batch only on exit 0.
+    """Run the command per batch of files needing the mark; mark a file only on exit 0.
 
-    A failed batch marks nothing and fails the run, so the next run retries exactly the files
-    not yet done. Stops between batches when asked to.
+    A failed batch is retried file by file, so one bad file does not hold back the rest. A file
+    that fails alone is quarantined (``MARK:failed``) once the command has worked for another
+    file in this run: a command that fails for every file is broken itself (an index server
+    down), and quarantining everything would hide that. The run then fails, naming the files;
+    unquarantined failures are retried by the next run. Stops between batches when asked to.
     """
     try:
         store = ctx.stores[each.store]
     except UnknownStore as exc:
         raise TaskFailed(str(exc)) from None
     mark, value = each.needs, each.value or ""
+    batches = _Batches(argv, store, ctx)
     while True:
-        batch = ctx.catalog.needs(mark, each.value, each.store, limit=each.batch, order=each.order)
+        # Files that failed alone still need the mark until quarantined: look past them.
+        limit = each.batch + len(batches.failed)
+        found = ctx.catalog.needs(mark, each.value, each.store, limit=limit, order=each.order)
+        batch = [n for n in found if n.file.id not in batches.failed][: each.batch]
         if not batch:
-            return
+            break
         if ctx.should_stop():
             raise TaskInterrupted(f"stopped between batches; files still needing {mark!r} remain")
-        paths = [_path_on(store, needed) for needed in batch]
+        done = [batch] if batches.succeeds(batch) else batches.one_by_one(batch)
+        for files in done:
+            ctx.catalog.mark([n.file.id for n in files], mark, value)
+            ctx.progress(items=len(files), bytes=sum(n.file.size for n in files))
+        if batches.failed and batches.worked:
+            names = [n.file.name for n in batches.failed.values()]
+            ctx.catalog.mark(list(batches.failed), quarantine_mark(mark), value)
+            ctx.event("quarantined", mark=mark, files=names)
+            batches.quarantined += names
+            batches.failed.clear()
+    if batches.quarantined or batches.failed:
+        raise TaskFailed(batches.outcome(mark))
+
+
+class _Batches:
+    """Runs the command on batches of files and remembers which files it failed on alone."""
+
+    def __init__(self, argv: list[str], store: Store, ctx: RunContext) -> None:
+        self.argv, self.store, self.ctx = argv, store, ctx
+        self.failed: dict[int, NeededFile] = {}  # failed alone, not yet quarantined
+        self.quarantined: list[str] = []
+        self.worked = False  # the command exited 0 for some batch in this run
+        self.last_error = ""
+
+    def succeeds(self, batch: list[NeededFile]) -> bool:
+        """Run the command on ``batch``; True if it exited 0."""
+        paths = [_path_on(self.store, needed) for needed in batch]
         with tempfile.NamedTemporaryFile(
             "w", encoding="utf-8", errors="surrogateescape", prefix="sexton-paths-", suffix=".txt"
         ) as listing:
             listing.write("".join(f"{p}\n" for p in paths))
             listing.flush()
-            run_command(_substitute(argv, listing.name, paths), ctx)
-        ctx.catalog.mark([n.file.id for n in batch], mark, value)
-        ctx.progress(items=len(batch), bytes=sum(n.file.size for n in batch))
+            try:
+                run_command(_substitute(self.argv, listing.name, paths), self.ctx)
+            except TaskTimedOut:  # the run is over, not the batch
+                raise
+            except TaskFailed as exc:
+                self.last_error = str(exc)
+                return False
+        self.worked = True
+        return True
+
+    def one_by_one(self, batch: list[NeededFile]) -> list[list[NeededFile]]:
+        """Retry a failed batch a file at a time; the files it succeeded on, each alone."""
+        if len(batch) > 1:
+            self.ctx.event("batch failed", files=len(batch), error=self.last_error)
+        done = []
+        for needed in batch:
+            if self.ctx.should_stop():
+                break
+            if len(batch) > 1 and self.succeeds([needed]):
+                done.append([needed])
+            else:
+                self.failed[needed.file.id] = needed
+        return done
+
+    def outcome(self, mark: str) -> str:
+        """Why the run failed: files quarantined, or a command that failed for every file."""
+        if not self.quarantined:
+            return f"{self.last_error} for every file tried; nothing was quarantined"
+        shown = ", ".join(self.quarantined[:NAMED_IN_ERROR])
+        more = len(self.quarantined) - NAMED_IN_ERROR
+        return (
+            f"{len(self.quarantined)} {'file' if len(self.quarantined) == 1 else 'files'} "
+            f"quarantined as {quarantine_mark(mark)} "
+            f"({self.last_error}): {shown}"
+            + (f" and {more} more" if more > 0 else "")
+            + f"; list them with `sexton catalog needs --failed {mark}`, release one with "
+            f"`sexton catalog unmark NAME {quarantine_mark(mark)}`"
+        )
 
 
 def _path_on(store: Store, needed: NeededFile) -> str:

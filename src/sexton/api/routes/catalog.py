@@ -77,7 +77,9 @@ def needs(
     value: str | None = None,
     store: str | None = None,
     limit: int = Query(100, ge=1, le=10_000),
+    failed: bool = False,
 ) -> list[dict[str, Any]]:
-    """Files without ``mark`` (or without ``mark=value``), newest first."""
-    found = catalog_of(request).needs(mark, value, store, limit=limit)
+    """Files without ``mark`` (or without ``mark=value``), newest first; with ``failed``, only
+    the quarantined ones (a for_each_file command failed on them alone)."""
+    found = catalog_of(request).needs(mark, value, store, limit=limit, failed=failed)
     return [{**needed.file.to_json(), "path": needed.path} for needed in found]
