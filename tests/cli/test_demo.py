@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import glob
 import json
-import shutil
 import signal
 import socket
 import subprocess
@@ -157,21 +156,21 @@ def check_the_people_duties(demo: Demo) -> None:
 
 
 def check_the_repair_the_banner_gives(demo: Demo, banner: str) -> None:
-    """Restore the good bytes from the clone, re-scan, and clear, as the banner says."""
+    """Repair the damaged copy from its clone with the demo's repair task, and clear, as the
+    banner says."""
+    assert f"sexton run repair-store -c {demo.config}" in banner
     assert f"sexton clear check-store -c {demo.config}" in banner
     (clone,) = glob.glob(str(demo.root / "clones" / "*" / "records" / "record-0.txt"))
-    assert f"cp {demo.root}/clones/*/records/record-0.txt" in banner
-    shutil.copyfile(clone, demo.root / "store" / "records" / "record-0.txt")
-    sexton("run", "scan-store", "-c", demo.config)
-    rescan = demo.runs("scan-store")[0]["id"]
-    passed = wait_for(
-        "check-store passing after the repair",
-        lambda: next(
-            (r for r in demo.runs("check-store") if r["id"] > rescan and r["state"] == "succeeded"),
-            None,
-        ),
+    damaged = demo.root / "store" / "records" / "record-0.txt"
+    assert damaged.read_bytes() != Path(clone).read_bytes()
+    sexton("run", "repair-store", "-c", demo.config)
+    assert damaged.read_bytes() == Path(clone).read_bytes()
+    shown = json.loads(
+        sexton("catalog", "show", "records/record-0.txt", "--json", "-c", demo.config)
     )
-    assert passed
+    assert [r["event"] for r in shown["repairs"]][-1] == "repaired"
+    assert f"sexton run check-store -c {demo.config}" in banner
+    sexton("run", "check-store", "-c", demo.config)  # passes now
     assert demo.status()["check-store"]["status"] == "down"  # sticky until a person clears it
     assert demo.stats()["instances"]["corrupt"] == 0
     sexton("clear", "check-store", "-c", demo.config)

@@ -55,6 +55,9 @@ tasks:
     store_name: store
     after: [bit-rot]
     every: 1m
+  - name: repair-store
+    type: repair                   # on demand: replaces damaged copies from verified clones
+    stores: [store]
   - name: drain-crawler
     type: drain                    # packs the crawler's WARCs into series, verifies, deletes
     source: crawler
@@ -148,11 +151,12 @@ def print_banner(root: Path, config_file: Path, dashboard: str) -> None:
         f"  sexton ping nightly-export success {c}",
         f"  sexton done usage-review --note checked {c}",
         "",
-        f"Put {DAMAGED} right from its clone, re-scan it, and clear the alarm:",
-        f"  cp {root}/clones/*/{DAMAGED} {root}/store/{DAMAGED}",
-        f"  sexton run scan-store {c}",
-        "  (check-store follows the re-scan, by way of clone-to-drives and bit-rot, and",
-        "  passes; it stays down until a person says the damage is dealt with:)",
+        f"Repair {DAMAGED} from its verified clone (written to a temporary name, hashed,",
+        "renamed only when it matches), see the history, check again, and clear the alarm",
+        "(damage stays an alarm until a person says it is dealt with):",
+        f"  sexton run repair-store {c}",
+        f"  sexton catalog show {DAMAGED} {c}",
+        f"  sexton run check-store {c}",
         f"  sexton clear check-store {c}",
         "",
         "Ctrl-C stops it cleanly.",
