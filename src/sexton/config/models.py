@@ -85,6 +85,13 @@ class AlertPolicy(Strict):
     after_failures: int = Field(1, ge=1)
 
 
+class FanOut(Strict):
+    """``fan_out``: split each run into shards that any worker with the task's tags may claim."""
+
+    workers: int = Field(4, ge=1)  # at most this many workers on one run's shards at once
+    shard: int = Field(512, ge=1)  # items (copies, or paths for ``scan``) per shard
+
+
 Executor = Literal["local", "external", "manual", "heartbeat"]
 NotifyEvent = Literal["down", "up", "corruption"]
 
@@ -148,6 +155,7 @@ class TaskSettings(Strict):
     alert: AlertPolicy = AlertPolicy()
     env_file: NameList = []
     notify: NotifySettings | None = None  # replaces the global ``notify:`` for this task
+    fan_out: FanOut | None = None  # only for task types that can split a run (Task.splits)
 
     @field_validator("name")
     @classmethod

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -77,6 +78,16 @@ class RunContext(Protocol):
         """Keep text (a command's output) in the run's log tail."""
 
 
+@dataclass(frozen=True)
+class ShardBounds:
+    """Which items of a run one shard covers (``fan_out``): the copies with an instance id
+    in ``(after_id, upto_id]`` (None: unbounded on that side), or the paths under ``prefix``."""
+
+    after_id: int | None = None
+    upto_id: int | None = None
+    prefix: str | None = None
+
+
 class Task:
     """Base of every task type. Built-ins register through ``sexton.tasks`` entry points too."""
 
@@ -92,3 +103,19 @@ class Task:
     def cleared(cls, connection: Connection, params: Any) -> None:
         """What else a person's ``sexton clear`` of a task of this type settles, in the same
         transaction as its sticky error; nothing by default."""
+
+    # -- fan_out: a run split into shards that many workers claim ----------------------------
+
+    # Whether this type implements ``plan_shards`` and ``run_shard`` (``fan_out`` is refused
+    # by ``sexton validate`` otherwise).
+    splits: ClassVar[bool] = False
+
+    def plan_shards(self, ctx: RunContext, size: int, since: datetime) -> Iterable[ShardBounds]:
+        """The shards of a run, each of about ``size`` items; ``since`` is when the run was
+        queued (work recorded since then is this run's)."""
+        raise NotImplementedError
+
+    def run_shard(self, ctx: RunContext, shard: ShardBounds, since: datetime) -> None:
+        """Do the items of one shard not yet done since ``since``: a shard claimed again after
+        its worker died redoes only what was not recorded."""
+        raise NotImplementedError
