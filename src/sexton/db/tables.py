@@ -180,3 +180,5 @@ run_shards = Table(
     Column("sticky", Boolean, nullable=False, server_default=text("false")),
     UniqueConstraint("run_id", "number", name="uq_run_shards_run_number"),
 )
+# Claims look for a run's free shards and count its busy ones.
+Index("ix_run_shards_run_state", run_shards.c.run_id, run_shards.c.state)

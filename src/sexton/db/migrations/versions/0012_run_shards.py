@@ -40,7 +40,9 @@ def upgrade() -> None:
         sa.Column("sticky", sa.Boolean, nullable=False, server_default=sa.text("false")),
         sa.UniqueConstraint("run_id", "number", name="uq_run_shards_run_number"),
     )
+    op.create_index("ix_run_shards_run_state", "run_shards", ["run_id", "state"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_run_shards_run_state", table_name="run_shards")
     op.drop_table("run_shards")
