@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+
 from corpus import last_run_seconds
 from corpus import sexton as run_sexton
 from dispatch import throwaway_schema
-
 from sexton.clock import SystemClock
 from sexton.db import connect
 from sexton.db.migrate import upgrade

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+
 from datacare.conftest import Site, site  # noqa: F401  (the data-care site fixture)
 from engine.test_processes import SEXTON, pg_only, start, stop, wait_for  # noqa: F401
-
 from sexton.db import connect
 from sexton.db.catalog_tables import instances
 from sexton.db.tables import run_events, run_shards, runs
