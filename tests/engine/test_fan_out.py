@@ -18,7 +18,9 @@ from engine.test_processes import SEXTON, pg_only, start, stop, wait_for  # noqa
 from sexton.db import connect
 from sexton.db.catalog_tables import instances
 from sexton.db.tables import run_events, run_shards, runs
+from sexton.engine import shards
 from sexton.engine.states import FINISHED
+from sexton.tasks.base import ShardBounds
 
 FILES = 2_000
 FANNED = (
@@ -206,3 +208,43 @@ def shard_states_of(url: str) -> list[str]:
         return shard_states(engine)
     finally:
         engine.dispose()
+
+
+def test_workers_caps_the_shards_worked_at_once_and_a_dead_workers_shard_is_claimed_again(
+    open_instance, clock
+):
+    instance = open_instance(
+        "stores: {store: {url: 'file:///nonexistent'}}\n"
+        "tasks:\n"
+        "  - {name: fixity, type: check_integrity, store_name: store,"
+        " fan_out: {workers: 2, shard: 10}}\n"
+    )
+    instance.book.queue("fixity", "manual", clock.now())
+    run = instance.book.claim(["fixity"], "parent", clock.now(), timedelta(minutes=1))
+    assert run is not None
+    lease = timedelta(seconds=30)
+    caps = {"fixity": 2}
+
+    def claim(worker: str):
+        now = clock.now()
+        with instance.engine.begin() as connection:
+            return shards.claim_shard(connection, caps, worker, now, now + lease)
+
+    with instance.engine.begin() as connection:
+        shards.plan(connection, run.id, [ShardBounds(i * 10, i * 10 + 10) for i in range(3)])
+    first, second = claim("a"), claim("b")
+    assert (first.number, second.number) == (0, 1)
+    assert claim("c") is None  # two shards are being worked on: the cap is reached
+
+    clock.advance(lease + timedelta(seconds=1))  # "a" and "b" died without renewing
+    again = claim("c")
+    assert again is not None and again.number == 0  # the oldest expired shard first
+    with instance.engine.begin() as connection:
+        assert not shards.end_shard(  # the dead worker's late report changes nothing
+            connection, first.id, "a", "succeeded", clock.now(), items=10, bytes=0
+        )
+        assert shards.end_shard(
+            connection, again.id, "c", "succeeded", clock.now(), items=10, bytes=0
+        )
+        left = shards.totals(connection, run.id)
+    assert (left.unfinished, left.items) == (2, 10)
