@@ -248,3 +248,28 @@ def test_workers_caps_the_shards_worked_at_once_and_a_dead_workers_shard_is_clai
         )
         left = shards.totals(connection, run.id)
     assert (left.unfinished, left.items) == (2, 10)
+
+
+def test_a_soft_timeout_stops_handing_out_shards_and_leaves_nothing_running(
+    site,  # noqa: F811
+    clock,
+    monkeypatch,
+):
+    here: Site = site(
+        "  - {name: fixity, type: check_integrity, store_name: store, age_in_days: 7,"
+        " soft_timeout: 2s, fan_out: {workers: 2, shard: 64}}\n"
+    )
+    for i in range(1000):
+        here.put(f"f{i:04d}", f"content {i}".encode())
+    here.scan()
+    clock.advance(timedelta(hours=1))
+    # Every look at the clock takes 10 ms, so the soft timeout comes in the middle of the run.
+    monkeypatch.setattr(clock, "now", lambda: clock.advance(timedelta(milliseconds=10)))
+
+    outcome = here.run("fixity")
+
+    assert outcome.startswith("timed_out: stopped at its soft timeout"), outcome
+    states = shard_states(here.instance.engine)
+    assert "running" not in states and "queued" not in states
+    assert "skipped" in states  # shards not yet handed out were not
+    assert 0 < here.last_run("fixity")[0] < 1000
