@@ -6,7 +6,7 @@ Not a test; nothing here is asserted. Run ``python bench/fanout.py [--files N] [
    processes each claiming a shard and recording its end (no work in between) until none is
    left, through the same functions a worker uses (``claim_shard``, ``end_shard``).
 2. Coordination overhead: ``check_integrity`` of ``--files`` tiny files as one run, then as
-   one fanned-out run (shards of 512, one worker: ``sexton run``), each run's own duration
+   one fanned-out run (shards of ``--shard``, one worker: ``sexton run``), each run's own duration
    from its record; the ratio is what splitting, claiming and summing shards add.
 
 PostgreSQL is ``$SEXTON_TEST_PG`` (throwaway schemas); only loopback connections are made.
@@ -109,7 +109,7 @@ def build_store(root: Path, files: int) -> None:
         path.write_bytes(b"%d" % index)
 
 
-def overhead(url: str, directory: Path, files: int) -> tuple[float, float]:
+def overhead(url: str, directory: Path, files: int, shard: int) -> tuple[float, float]:
     """Seconds of one check_integrity run of ``files`` copies, alone and fanned out."""
     root = directory / "store"
     build_store(root, files)
@@ -121,7 +121,7 @@ def overhead(url: str, directory: Path, files: int) -> tuple[float, float]:
         "tasks:\n"
         "  - {name: scan, type: scan, store: store, checksum_new: true}\n"
         f"  - {{name: single, {check}}}\n"
-        f"  - {{name: fanned, {check}, fan_out: {{workers: 1, shard: 512}}}}\n"
+        f"  - {{name: fanned, {check}, fan_out: {{workers: 1, shard: {shard}}}}}\n"
     )
     run_sexton(config, "db", "upgrade")
     run_sexton(config, "run", "scan")
@@ -137,14 +137,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=100_000)
     parser.add_argument("--shards", type=int, default=20_000)
+    parser.add_argument("--shard", type=int, default=512, help="copies per shard")
     options = parser.parse_args()
     with throwaway_schema("bench_shards") as url:
         rate = shards_per_second(url, options.shards)
     print(f"shards handed out ({CLAIMERS} processes) {rate:8.0f} /s  ({options.shards} shards)")
     with throwaway_schema("bench_fanout") as url, tempfile.TemporaryDirectory() as tmp:
-        single, fanned = overhead(url, Path(tmp), options.files)
+        single, fanned = overhead(url, Path(tmp), options.files, options.shard)
     print(f"check_integrity, one run          {single:8.2f} s  ({options.files} files)")
-    print(f"check_integrity, fan_out shard 512 {fanned:7.2f} s")
+    print(f"check_integrity, fan_out shard {options.shard:<4} {fanned:6.2f} s")
     print(f"fan_out / one run                 {fanned / single:8.2f}x  (target <= 1.10x)")
 
 
