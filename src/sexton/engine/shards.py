@@ -11,7 +11,18 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Connection, and_, case, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    and_,
+    case,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from ..db.tables import run_shards, runs
 from ..tasks.base import ShardBounds
@@ -81,6 +92,21 @@ def _claimable(now: datetime) -> ColumnElement[bool]:
     )
 
 
+def _runs_with_free_shards(tasks: Iterable[str], now: datetime) -> Select[int]:
+    """Running runs of ``tasks`` with a shard nobody holds."""
+    return select(runs.c.id).where(
+        in_state(RUNNING),
+        runs.c.task.in_(list(tasks)),
+        select(run_shards.c.id).where(run_shards.c.run_id == runs.c.id, _claimable(now)).exists(),
+    )
+
+
+def any_free(connection: Connection, tasks: Iterable[str], now: datetime) -> bool:
+    """Whether a running run of ``tasks`` has a shard to claim: read first, so an idle
+    worker's poll takes no write lock (SQLite has one for the whole database)."""
+    return connection.execute(_runs_with_free_shards(tasks, now).limit(1)).first() is not None
+
+
 def claim_shard(
     connection: Connection,
     caps: Mapping[str, int],
@@ -101,17 +127,10 @@ def claim_shard(
     recording its shard's end.
     """
     claimable = _claimable(now)
-    candidates = (
-        select(runs.c.id, runs.c.task)
-        .where(
-            in_state(RUNNING),
-            runs.c.task.in_(list(caps)) if run_id is None else runs.c.id == run_id,
-            select(run_shards.c.id).where(run_shards.c.run_id == runs.c.id, claimable).exists(),
-        )
-        .order_by(runs.c.id)
-        .limit(RUNS_PER_CLAIM)
-        .with_for_update(of=runs)
-    )
+    candidates = _runs_with_free_shards(caps, now).add_columns(runs.c.task)
+    if run_id is not None:
+        candidates = candidates.where(runs.c.id == run_id)
+    candidates = candidates.order_by(runs.c.id).limit(RUNS_PER_CLAIM).with_for_update(of=runs)
     for candidate in connection.execute(candidates).all():
         busy = connection.execute(
             select(func.count()).where(

@@ -15,6 +15,7 @@ from sqlalchemy import insert, update
 
 from ..clock import Clock
 from ..config import Config, TaskSpec
+from ..db import reading
 from ..db.tables import run_events, runs, workers
 from ..tasks.base import NeedsAttention, Task, TaskFailed, TaskInterrupted, TaskTimedOut
 from ..tasks.registry import task_class
@@ -164,21 +165,33 @@ class Worker:
         fan_out = spec.settings.fan_out
         if fan_out is None:
             return lambda task: task.run(ctx)
+        # Its own shards whatever this worker's tags (``sexton run`` may start any task).
+        caps = {spec.name: fan_out.workers}
         return lambda task: coordinate(
-            self.book.engine, task, ctx, fan_out.shard, self.work_shard, self.settings.poll
+            self.book.engine,
+            task,
+            ctx,
+            fan_out.shard,
+            lambda run_id: self.work_shard(run_id, caps),
+            self.settings.poll,
         )
 
     # -- shards of fanned-out runs -------------------------------------------------------
 
-    def work_shard(self, run_id: int | None = None) -> bool:
-        """Claim one free shard (of run ``run_id`` only, if given) and do it; False when none
-        was free."""
-        if not self.fanned:
+    def work_shard(self, run_id: int | None = None, caps: dict[str, int] | None = None) -> bool:
+        """Claim one free shard (of run ``run_id`` only, if given; of the tasks in ``caps``,
+        by default those this worker may run) and do it; False when none was free."""
+        caps = caps or self.fanned
+        if not caps:
             return False
         now = self.clock.now()
+        if run_id is None:
+            with reading(self.book.engine) as connection:
+                if not shards.any_free(connection, caps, now):
+                    return False
         with self.book.engine.begin() as connection:
             shard = shards.claim_shard(
-                connection, self.fanned, self.id, now, now + self.settings.lease, run_id
+                connection, caps, self.id, now, now + self.settings.lease, run_id
             )
             run = get_run(connection, shard.run_id) if shard is not None else None
         if shard is None or run is None:
