@@ -162,7 +162,9 @@ def test_three_worker_processes_check_a_store_once_each_even_when_one_is_killed(
     try:
         if kill:
             wait_for(lambda: bool(shards_in("succeeded") and shards_in("running")), 120)
-            victim_id = shards_in("running")[0].worker
+            # The shard begun last has the most left to do when its worker dies.
+            held = max(shards_in("running"), key=lambda shard: shard.started_at)
+            victim_id = held.worker
             (victim,) = [w for w in workers if f":{w.pid}:" in victim_id]
             victim.send_signal(signal.SIGKILL)
             victim.wait(10)
@@ -194,6 +196,14 @@ def test_three_worker_processes_check_a_store_once_each_even_when_one_is_killed(
     assert still_running == 0
     assert len(shard_workers) >= 2  # the shards really were spread over workers
     if kill:
+        with engine.connect() as connection:
+            redone = connection.execute(
+                sa.select(run_shards.c.worker, run_shards.c.attempt).where(
+                    run_shards.c.id == held.id
+                )
+            ).one()
+        engine.dispose()
+        assert redone.worker != victim_id and redone.attempt >= 2  # taken over after its lease
         # The killed worker's unrecorded shard was redone; recorded copies were not.
         assert PROCESS_FILES - PROCESS_SHARD <= verified_in_events(events) <= PROCESS_FILES
         assert run.items <= PROCESS_FILES + PROCESS_SHARD
