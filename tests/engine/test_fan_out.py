@@ -119,6 +119,7 @@ def write_store(root: Path) -> None:
         path.write_bytes(b"%d" % i)
 
 
+@pytest.mark.timeout(300)  # 20,000 files written, scanned and checked by real processes
 @pytest.mark.parametrize("kill", [False, True], ids=["clean", "sigkill-one-worker"])
 def test_three_worker_processes_check_a_store_once_each_even_when_one_is_killed(
     tmp_path: Path,
@@ -168,7 +169,7 @@ def test_three_worker_processes_check_a_store_once_each_even_when_one_is_killed(
             (victim,) = [w for w in workers if f":{w.pid}:" in victim_id]
             victim.send_signal(signal.SIGKILL)
             victim.wait(10)
-        wait_for(finished, 120)
+        wait_for(finished, 240)
     finally:
         stop(processes)
     run = fixity_run()
