@@ -185,6 +185,44 @@ class Catalog:
         with reading(self.engine) as connection:
             return fixity.due_for_check(connection, store, verified_before, created_after, limit)
 
+    def due_id_ranges(
+        self,
+        store: str,
+        size: int,
+        verified_before: datetime,
+        created_after: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[tuple[int | None, int]]:
+        """Cut the copies due on ``store`` (at most ``limit``) into id ranges ``(after, upto]``
+        of ``size`` copies each, streaming the ids rather than holding them."""
+        query = fixity.due_in_id_order(store, verified_before, created_after).limit(limit)
+        ranges: list[tuple[int | None, int]] = []
+        after: int | None = None
+        last: int | None = None
+        with reading(self.engine) as connection:
+            result = connection.execution_options(yield_per=10_000).execute(query).scalars()
+            for count, instance_id in enumerate(result, start=1):
+                last = instance_id
+                if count % size == 0:
+                    ranges.append((after, instance_id))
+                    after = instance_id
+        if last is not None and last != after:
+            ranges.append((after, last))
+        return ranges
+
+    def due_between(
+        self,
+        store: str,
+        after_id: int | None,
+        upto_id: int,
+        verified_before: datetime,
+        created_after: datetime | None = None,
+    ) -> list[int]:
+        """Ids of the copies in one id range still due (see ``due_id_ranges``)."""
+        query = fixity.due_in_id_order(store, verified_before, created_after, after_id, upto_id)
+        with reading(self.engine) as connection:
+            return list(connection.execute(query).scalars())
+
     def copies(self, instance_ids: Sequence[int]) -> list[Copy]:
         with reading(self.engine) as connection:
             return fixity.copies_by_id(connection, instance_ids)

@@ -225,3 +225,30 @@ def mark_missing(connection: Connection, instance_ids: Sequence[int]) -> None:
         .where(instances.c.id.in_(instance_ids), instances.c.state == PRESENT)
         .values(state=MISSING)
     )
+
+
+def due_in_id_order(
+    store: str,
+    verified_before: datetime,
+    created_after: datetime | None,
+    after_id: int | None = None,
+    upto_id: int | None = None,
+) -> Select[int]:
+    """Ids of present copies on ``store`` not verified since ``verified_before`` (and of files
+    created after ``created_after``), in ``(after_id, upto_id]``, in id order: what a shard of
+    a fanned-out check covers. Id order, not verification order, so a run can be cut into id
+    ranges by one pass over the index and each range selected again by a worker."""
+    query = select(instances.c.id).where(
+        instances.c.store == store,
+        instances.c.state == PRESENT,
+        or_(instances.c.verified_at.is_(None), instances.c.verified_at < verified_before),
+    )
+    if created_after is not None:
+        query = query.join_from(instances, files, instances.c.file_id == files.c.id).where(
+            file_age(created_after)
+        )
+    if after_id is not None:
+        query = query.where(instances.c.id > after_id)
+    if upto_id is not None:
+        query = query.where(instances.c.id <= upto_id)
+    return query.order_by(instances.c.id)

@@ -281,6 +281,15 @@ def _validate_tasks(
         except ValidationError as exc:
             problems += _pydantic_problems(doc, where, exc)
             continue
+        if task_settings.fan_out is not None and not getattr(kind, "splits", False):
+            problems.append(
+                doc.problem(
+                    (*where, "fan_out"),
+                    f"a {task_type} task cannot be split into shards: fan_out is for "
+                    + ", ".join(_splitting_types(type_of)),
+                )
+            )
+            continue
         if task_settings.name in specs:
             problems.append(
                 doc.problem((*where, "name"), f"duplicate task name {task_settings.name!r}")
@@ -337,6 +346,13 @@ def _read_only_targets(
                 message = f"store {name!r} is read_only, but {key!r} makes this task write into it"
                 problems.append(doc.problem((*where, key), message))
     return problems
+
+
+def _splitting_types(type_of: TypeResolver) -> list[str]:
+    """The task types whose runs ``fan_out`` can split (``Task.splits``)."""
+    return [name for name in _known_types(type_of) if getattr(type_of(name), "splits", False)] or [
+        "no installed task type"
+    ]
 
 
 def _known_types(type_of: TypeResolver) -> list[str]:

@@ -89,6 +89,13 @@ class AlertPolicy(Strict):
     idle_after: Duration | None = None
 
 
+class FanOut(Strict):
+    """``fan_out``: split each run into shards that any worker with the task's tags may claim."""
+
+    workers: int = Field(4, ge=1)  # at most this many workers on one run's shards at once
+    shard: int = Field(512, ge=1)  # items (copies, or paths for ``scan``) per shard
+
+
 Executor = Literal["local", "external", "manual", "heartbeat"]
 NotifyEvent = Literal["down", "up", "corruption"]
 
@@ -155,6 +162,7 @@ class TaskSettings(Strict):
     # A secret that stands for the task in ping URLs (/ping/KEY/start), so a cron line
     # needs no token; long enough that it cannot be guessed.
     ping_key: str | None = Field(None, min_length=16, pattern=r"^[A-Za-z0-9_.~-]+$")
+    fan_out: FanOut | None = None  # only for task types that can split a run (Task.splits)
 
     @field_validator("name")
     @classmethod

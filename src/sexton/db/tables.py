@@ -158,3 +158,30 @@ workers = Table(
     Column("heartbeat_at", UTCDateTime, nullable=False),
     Column("stopped_at", UTCDateTime),
 )
+
+# The shards of a fanned-out run (``fan_out``): each a batch of the run's items that any
+# worker with the task's tags claims and holds by lease, as it would a run.
+run_shards = Table(
+    "run_shards",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("number", Integer, nullable=False),
+    # The shard's items: instance ids in (after_id, upto_id], or the paths under prefix.
+    Column("after_id", BigInteger),
+    Column("upto_id", BigInteger),
+    Column("prefix", Text),
+    Column("state", String(16), nullable=False),
+    Column("attempt", Integer, nullable=False, server_default=text("0")),
+    Column("worker", String(200)),
+    Column("lease_expires_at", UTCDateTime),
+    Column("started_at", UTCDateTime),
+    Column("finished_at", UTCDateTime),
+    Column("items", BigInteger, nullable=False, server_default=text("0")),
+    Column("bytes", BigInteger, nullable=False, server_default=text("0")),
+    Column("error", Text),
+    Column("sticky", Boolean, nullable=False, server_default=text("false")),
+    UniqueConstraint("run_id", "number", name="uq_run_shards_run_number"),
+)
+# Claims look for a run's free shards and count its busy ones.
+Index("ix_run_shards_run_state", run_shards.c.run_id, run_shards.c.state)

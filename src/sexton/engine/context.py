@@ -36,8 +36,10 @@ class EngineRunContext:
         kill_grace: timedelta,
         on_progress: Callable[[int, int, int | None], None] | None = None,
         on_event: Callable[[str], None] | None = None,
+        started: datetime | None = None,
     ) -> None:
         self.run_id = run.id
+        self.queued_at = run.queued_at
         self.task_name = spec.name
         self.config = config  # for task types that need stores or other tasks' settings
         self.engine = engine  # for task types that keep records (the catalog)
@@ -46,7 +48,8 @@ class EngineRunContext:
         self.log = logging.getLogger(f"sexton.run.{spec.name}")
         self.kill_grace = kill_grace.total_seconds()
         self.clock = clock
-        self.started = clock.now()
+        # A shard's context starts when its run did, so the run's timeouts hold for it too.
+        self.started = started or clock.now()
         self._soft = (
             self.started + spec.settings.soft_timeout if spec.settings.soft_timeout else None
         )
@@ -99,6 +102,17 @@ class EngineRunContext:
                 self.total = total
         if self._on_progress is not None:
             self._on_progress(self.items, self.bytes, self.total)
+
+    def set_counts(self, items: int, bytes: int, total: int | None) -> None:
+        """Replace the counts (a fanned-out run's are the sums of its shards')."""
+        with self._lock:
+            self.items, self.bytes, self.total = items, bytes, total
+        if self._on_progress is not None:
+            self._on_progress(items, bytes, total)
+
+    def wait(self, interval: timedelta) -> None:
+        """Wait ``interval``, or less if the service stops meanwhile."""
+        self._stopping.wait(interval.total_seconds())
 
     def event(self, message: str, **data: Any) -> None:
         detail = " ".join(f"{key}={value}" for key, value in data.items())

@@ -15,14 +15,17 @@ from sqlalchemy import insert, update
 
 from ..clock import Clock
 from ..config import Config, TaskSpec
+from ..db import reading
 from ..db.tables import run_events, runs, workers
-from ..tasks.base import NeedsAttention, TaskFailed, TaskInterrupted, TaskTimedOut
+from ..tasks.base import NeedsAttention, Task, TaskFailed, TaskInterrupted, TaskTimedOut
 from ..tasks.registry import task_class
+from . import shards
 from .claims import renew_leases
 from .context import EngineRunContext
-from .record import Run
+from .fan_out import coordinate
+from .record import Run, get_run
 from .runbook import Outcome, RunBook
-from .states import CANCELLED, FAILED, SUCCEEDED, TIMED_OUT
+from .states import CANCELLED, FAILED, QUEUED, SUCCEEDED, TIMED_OUT
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +62,13 @@ class Worker:
         self.id = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.tasks = [s.name for s in config.tasks.values() if can_run_here(s, self.tags)]
         self._held: dict[int, tuple[Run, EngineRunContext]] = {}
+        # Tasks whose runs are split into shards, with their ``fan_out.workers``.
+        self.fanned = {
+            name: spec.settings.fan_out.workers
+            for name in self.tasks
+            if (spec := config.tasks[name]).settings.fan_out is not None
+        }
+        self._held_shards: dict[int, EngineRunContext] = {}
         self._held_lock = threading.Lock()
 
     # -- one run -------------------------------------------------------------------------
@@ -123,12 +133,18 @@ class Worker:
             return self._outcome(ctx, TIMED_OUT, "did not stop after its hard timeout")
         return box.get("outcome")
 
-    def _call(self, spec: TaskSpec, ctx: EngineRunContext) -> Outcome | None:
+    def _call(
+        self,
+        spec: TaskSpec,
+        ctx: EngineRunContext,
+        work: Callable[[Task], None] | None = None,
+    ) -> Outcome | None:
+        """Do ``work`` (by default the whole run) and say how it ended."""
         task_type = task_class(spec.type)
         try:
             if task_type is None:
                 raise TaskFailed(f"task type {spec.type!r} is not installed on this worker")
-            task_type().run(ctx)
+            (work or self._whole_run(spec, ctx))(task_type())
         except TaskTimedOut as exc:
             return self._outcome(ctx, TIMED_OUT, str(exc))
         except TaskInterrupted as exc:
@@ -143,6 +159,77 @@ class Worker:
         if ctx.cancelled.is_set():
             return self._outcome(ctx, CANCELLED, "cancelled")
         return self._outcome(ctx, SUCCEEDED, None)
+
+    def _whole_run(self, spec: TaskSpec, ctx: EngineRunContext) -> Callable[[Task], None]:
+        """The run in one piece, or, with ``fan_out``, as shards that workers claim."""
+        fan_out = spec.settings.fan_out
+        if fan_out is None:
+            return lambda task: task.run(ctx)
+        # Its own shards whatever this worker's tags (``sexton run`` may start any task).
+        caps = {spec.name: fan_out.workers}
+        return lambda task: coordinate(
+            self.book.engine,
+            task,
+            ctx,
+            fan_out.shard,
+            lambda run_id: self.work_shard(run_id, caps),
+            self.settings.poll,
+        )
+
+    # -- shards of fanned-out runs -------------------------------------------------------
+
+    def work_shard(self, run_id: int | None = None, caps: dict[str, int] | None = None) -> bool:
+        """Claim one free shard (of run ``run_id`` only, if given; of the tasks in ``caps``,
+        by default those this worker may run) and do it; False when none was free."""
+        caps = caps or self.fanned
+        if not caps:
+            return False
+        now = self.clock.now()
+        if run_id is None:
+            with reading(self.book.engine) as connection:
+                if not shards.any_free(connection, caps, now):
+                    return False
+        with self.book.engine.begin() as connection:
+            shard = shards.claim_shard(
+                connection, caps, self.id, now, now + self.settings.lease, run_id
+            )
+            run = get_run(connection, shard.run_id) if shard is not None else None
+        if shard is None or run is None:
+            return False
+        spec = self.config.tasks[run.task]
+        ctx = EngineRunContext(
+            run,
+            spec,
+            self.config,
+            self.book.engine,
+            self.clock,
+            self.stopping,
+            self.settings.kill_grace,
+            on_event=lambda text: self._record_event(run, text),
+            started=run.started_at,
+        )
+        with self._held_lock:
+            self._held_shards[shard.id] = ctx
+        try:
+            outcome = self._call(
+                spec, ctx, lambda task: task.run_shard(ctx, shard.bounds, run.queued_at)
+            )
+        finally:
+            with self._held_lock:
+                self._held_shards.pop(shard.id, None)
+        with self.book.engine.begin() as connection:
+            shards.end_shard(
+                connection,
+                shard.id,
+                self.id,
+                outcome.state if outcome is not None else QUEUED,
+                self.clock.now(),
+                items=ctx.items,
+                bytes=ctx.bytes,
+                error=outcome.error if outcome is not None else None,
+                sticky=outcome.sticky if outcome is not None else False,
+            )
+        return True
 
     def _interrupted(self, ctx: EngineRunContext, detail: str) -> Outcome | None:
         """A task that stopped on request: why it was asked decides how the run ends."""
@@ -181,6 +268,7 @@ class Worker:
         now = self.clock.now()
         with self._held_lock:
             held = dict(self._held)
+            held_shards = dict(self._held_shards)
         with self.book.engine.begin() as connection:
             connection.execute(
                 update(workers).where(workers.c.id == self.id).values(heartbeat_at=now)
@@ -192,10 +280,19 @@ class Worker:
                     .where(runs.c.id == run_id, runs.c.worker == self.id)
                     .values(items=ctx.items, bytes=ctx.bytes, log_tail=ctx.log_tail())
                 )
+            counts = {i: (c.items, c.bytes) for i, c in held_shards.items()}
+            shard_flags = shards.renew_shard_leases(
+                connection, self.id, counts, now + self.settings.lease
+            )
         for run_id, (_run, ctx) in held.items():
             if run_id not in flags:
                 ctx.lost.set()
             elif flags[run_id]:
+                ctx.cancelled.set()
+        for shard_id, ctx in held_shards.items():
+            if shard_id not in shard_flags:
+                ctx.lost.set()
+            elif shard_flags[shard_id]:
                 ctx.cancelled.set()
 
     def register(self) -> None:
@@ -250,9 +347,9 @@ class Worker:
         poll = self.settings.poll.total_seconds()
         while not stop.is_set():
             try:
-                ran = self.run_once()
+                worked = self.run_once() is not None or self.work_shard()
             except Exception:  # e.g. a deadlock the database broke: log, wait, try again
                 log.exception("claiming or finishing a run failed")
-                ran = None
-            if ran is None:
+                worked = False
+            if not worked:
                 stop.wait(poll)

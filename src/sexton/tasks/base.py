@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -78,6 +79,16 @@ class RunContext(Protocol):
         """Keep text (a command's output) in the run's log tail."""
 
 
+@dataclass(frozen=True)
+class ShardBounds:
+    """Which items of a run one shard covers (``fan_out``): the copies with an instance id
+    in ``(after_id, upto_id]`` (None: unbounded on that side), or the paths under ``prefix``."""
+
+    after_id: int | None = None
+    upto_id: int | None = None
+    prefix: str | None = None
+
+
 class Task:
     """Base of every task type. Built-ins register through ``sexton.tasks`` entry points too."""
 
@@ -101,3 +112,19 @@ class Task:
         """The files a run now would delete or copy, found by the same code ``run`` uses,
         changing nothing. Task types that delete or copy override it and set ``plans``."""
         return ()
+
+    # -- fan_out: a run split into shards that many workers claim ----------------------------
+
+    # Whether this type implements ``plan_shards`` and ``run_shard`` (``fan_out`` is refused
+    # by ``sexton validate`` otherwise).
+    splits: ClassVar[bool] = False
+
+    def plan_shards(self, ctx: RunContext, size: int, since: datetime) -> Iterable[ShardBounds]:
+        """The shards of a run, each of about ``size`` items; ``since`` is when the run was
+        queued (work recorded since then is this run's)."""
+        raise NotImplementedError
+
+    def run_shard(self, ctx: RunContext, shard: ShardBounds, since: datetime) -> None:
+        """Do the items of one shard not yet done since ``since``: a shard claimed again after
+        its worker died redoes only what was not recorded."""
+        raise NotImplementedError

@@ -13,14 +13,22 @@ checked copies are removed once stale.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from pydantic import Field
 
 from ..catalog import CORRUPT, MISSING, Copy, Damaged, UnknownStore
 from ..config.models import Algorithm, Duration, StoreName
 from ..stores import Store, StoreError
-from .base import NeedsAttention, RunContext, Task, TaskFailed, TaskInterrupted, TaskParams
+from .base import (
+    NeedsAttention,
+    RunContext,
+    ShardBounds,
+    Task,
+    TaskFailed,
+    TaskInterrupted,
+    TaskParams,
+)
 from .repair import DEFAULT_WINDOW, repair_damage
 from .verify import Checked, Verify, check_copies, remove_stale_temps
 
@@ -51,10 +59,7 @@ class CheckIntegrityTask(Task):
 
     def run(self, ctx: RunContext) -> None:
         params: CheckIntegrityTask.Params = ctx.params
-        try:
-            store = ctx.stores[params.store_name]
-        except (UnknownStore, StoreError) as exc:
-            raise TaskFailed(str(exc)) from None
+        store = _store(ctx, params)
         now = ctx.now()
         if params.rolling:
             due = ctx.catalog.due_for_check(
@@ -67,29 +72,78 @@ class CheckIntegrityTask(Task):
                 created_after=None if window is None else now - window,
                 limit=params.files_per_run,
             )
-        ctx.progress(total=len(due))
-        algorithm = params.algorithm or ctx.catalog.checksum
-        checked = Checked()
-        try:
-            check_copies(ctx, store, _copies(ctx, store, due), algorithm, checked, params.verify)
-        except StoreError as exc:
-            raise TaskFailed(str(exc)) from None
-        ctx.event("checked", store=store.name, **checked.to_json())
-        if params.repair:
-            # A WARC damaged before its checksum was recorded is not repaired: every copy that
-            # matches that checksum may hold the same damage, so it stays for a person.
-            damaged = [Damaged(f.copy, CORRUPT) for f in checked.corrupt]
-            damaged += [Damaged(c, MISSING) for c in checked.missing]
-            repair_damage(ctx, damaged, params.verified_within, params.repair_from_sites)
-        if damaged_paths := (checked.warc_damage() if params.repair else checked.damaged()):
-            names = ", ".join(damaged_paths[:NAMED_IN_ERROR])
-            more = len(damaged_paths) - NAMED_IN_ERROR
-            raise NeedsAttention(
-                f"{len(damaged_paths)} corrupt copies on store {store.name}: {names}"
-                + (f" and {more} more" if more > 0 else "")
-            )
-        if checked.stopped:
-            raise TaskInterrupted("stopped before every due copy was checked; the next run resumes")
+        _check(ctx, store, due, params)
+
+    # -- fan_out: shards are ranges of instance ids ------------------------------------------
+
+    splits = True
+
+    def plan_shards(self, ctx: RunContext, size: int, since: datetime) -> Iterator[ShardBounds]:
+        params: CheckIntegrityTask.Params = ctx.params
+        verified_before, created_after = _due_since(params, since)
+        ranges = ctx.catalog.due_id_ranges(
+            params.store_name, size, verified_before, created_after, limit=params.files_per_run
+        )
+        for after_id, upto_id in ranges:
+            yield ShardBounds(after_id=after_id, upto_id=upto_id)
+
+    def run_shard(self, ctx: RunContext, shard: ShardBounds, since: datetime) -> None:
+        params: CheckIntegrityTask.Params = ctx.params
+        store = _store(ctx, params)
+        assert shard.upto_id is not None
+        verified_before, created_after = _due_since(params, since)
+        due = ctx.catalog.due_between(
+            store.name, shard.after_id, shard.upto_id, verified_before, created_after
+        )
+        _check(ctx, store, due, params)
+
+
+def _store(ctx: RunContext, params: CheckIntegrityTask.Params) -> Store:
+    try:
+        return ctx.stores[params.store_name]
+    except (UnknownStore, StoreError) as exc:
+        raise TaskFailed(str(exc)) from None
+
+
+def _due_since(
+    params: CheckIntegrityTask.Params, since: datetime
+) -> tuple[datetime, datetime | None]:
+    """``verified_before`` and ``created_after`` of a fanned-out run queued at ``since``:
+    a copy verified since then is done, so a shard claimed again skips it."""
+    if params.rolling:
+        return since - params.cycle, None
+    window = None if params.age_in_days is None else timedelta(days=params.age_in_days)
+    return since, None if window is None else since - window
+
+
+def _check(
+    ctx: RunContext, store: Store, due: Sequence[int], params: CheckIntegrityTask.Params
+) -> None:
+    """Check the ``due`` copies, repair them if asked, and end the run (or shard) as what was
+    found requires."""
+    ctx.progress(total=len(due))
+    algorithm = params.algorithm or ctx.catalog.checksum
+    checked = Checked()
+    try:
+        check_copies(ctx, store, _copies(ctx, store, due), algorithm, checked, params.verify)
+    except StoreError as exc:
+        raise TaskFailed(str(exc)) from None
+    ctx.event("checked", store=store.name, **checked.to_json())
+    if params.repair:
+        # A WARC damaged before its checksum was recorded is not repaired: every copy that
+        # matches that checksum may hold the same damage, so it stays for a person.
+        damaged = [Damaged(f.copy, CORRUPT) for f in checked.corrupt]
+        damaged += [Damaged(c, MISSING) for c in checked.missing]
+        repair_damage(ctx, damaged, params.verified_within, params.repair_from_sites)
+    if damaged_paths := (checked.warc_damage() if params.repair else checked.damaged()):
+        names = ", ".join(damaged_paths[:NAMED_IN_ERROR])
+        more = len(damaged_paths) - NAMED_IN_ERROR
+        raise NeedsAttention(
+            f"{len(damaged_paths)} corrupt copies on store {store.name}: {names}"
+            + (f" and {more} more" if more > 0 else "")
+        )
+    if checked.stopped:
+        raise TaskInterrupted("stopped before every due copy was checked; the next run resumes")
 
 
 def _copies(ctx: RunContext, store: Store, due: Sequence[int]) -> Iterator[Copy]:
