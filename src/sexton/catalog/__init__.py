@@ -24,6 +24,7 @@ from .records import (
     ReconcileReport,
     StoreStats,
 )
+from .replication import CopiesPolicy, ReplicationCounts, Shortfall
 from .scope import Scope
 from .stores import OpenStores
 
@@ -44,6 +45,9 @@ __all__ = [
     "CatalogError",
     "CatalogStats",
     "Copy",
+    "CopiesPolicy",
+    "ReplicationCounts",
+    "Shortfall",
     "FileDetail",
     "FileRecord",
     "Finding",

@@ -3,6 +3,7 @@ per call (or per batch, for listings)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,7 +16,7 @@ from sexton.db import reading
 from sexton.db.catalog_tables import files, instances
 from sexton.stores import Store, StoreSettings, UnsafePath, safe_name
 
-from . import browse, copies, deletion, fixity, ingest, marks, store_state
+from . import browse, copies, deletion, fixity, ingest, marks, replication, store_state
 from .copies import VerifiedCopy
 from .errors import CatalogError, UnknownFile, UnknownStore
 from .fixity import Copy, Finding, copies_query, fetch_copies
@@ -32,6 +33,7 @@ from .records import (
     NeededFile,
     ReconcileReport,
 )
+from .replication import CopiesPolicy, ReplicationCounts, Shortfall
 from .stats import catalog_stats
 
 # Names resolved per query when marking by name: well under every database's parameter limit.
@@ -144,9 +146,38 @@ class Catalog:
         with reading(self.engine) as connection:
             yield from browse.listed(connection, query)
 
-    def stats(self, stores: Mapping[str, Store]) -> CatalogStats:
+    def stats(
+        self, stores: Mapping[str, Store], policy: CopiesPolicy | None = None
+    ) -> CatalogStats:
+        """Totals; with ``policy``, also the under-replicated and lost files."""
         with reading(self.engine) as connection:
-            return catalog_stats(connection, stores)
+            stats = catalog_stats(connection, stores)
+            if policy is None:
+                return stats
+            counts = replication.replication_counts(connection, policy)
+        return dataclasses.replace(
+            stats, under_replicated=counts.under_replicated, lost=counts.lost
+        )
+
+    # -- copies policy -----------------------------------------------------------------------
+
+    def replication_counts(self, policy: CopiesPolicy) -> ReplicationCounts:
+        with reading(self.engine) as connection:
+            return replication.replication_counts(connection, policy)
+
+    def below_policy(self, policy: CopiesPolicy, after_id: int, limit: int) -> list[Shortfall]:
+        """A page of files below their copies rule, by file id after ``after_id``."""
+        with reading(self.engine) as connection:
+            return replication.below_policy(connection, policy, after_id, limit)
+
+    def verified_copies(self, file_ids: Sequence[int], stores: Sequence[str]) -> list[Copy]:
+        """Copies on ``stores`` verified against their file's checksum: sources to copy from."""
+        with reading(self.engine) as connection:
+            return replication.verified_copies(connection, file_ids, stores)
+
+    def holders(self, file_ids: Sequence[int]) -> dict[int, set[str]]:
+        with reading(self.engine) as connection:
+            return replication.holders(connection, file_ids)
 
     # -- fixity ----------------------------------------------------------------------------
 

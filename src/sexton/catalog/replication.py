@@ -1,0 +1,189 @@
+"""The copies policy: which files hold fewer verified copies (or sites) than they need, and
+which are **lost**.
+
+A *verified copy* is a present local instance whose verified checksum equals the file's,
+or a remote instance whose site confirmed the file's checksum (DESIGN §4). A file is
+**lost** when it has neither: no good copy anywhere to repair or replicate from. Files never
+hashed are judged by neither rule: there is nothing to verify their copies against yet.
+
+Each file follows the ``copies:`` rule of the groups of the stores holding it (the
+strictest, a store of no group following the global rule). Every query here reads one
+aggregate per file, in pages by file id (a keyset), so no list grows with the catalog.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Subquery, and_, case, func, literal, select
+
+from sexton.config.models import CopiesSettings, Settings
+from sexton.db.catalog_tables import files, instances, remote_instances
+
+from .copies import HELD_STATES
+from .fixity import Copy, copies_query, fetch_copies
+from .records import DELETED, PRESENT
+
+
+@dataclass(frozen=True)
+class CopiesPolicy:
+    """The global rule, and the rule of each store that belongs to a group."""
+
+    default: CopiesSettings = CopiesSettings()
+    by_store: Mapping[str, CopiesSettings] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, settings: Settings) -> CopiesPolicy:
+        by_store = {
+            name: settings.groups[store.group].copies
+            for name, store in settings.stores.items()
+            if store.group is not None and store.group in settings.groups
+        }
+        return cls(settings.copies, by_store)
+
+    def rule(self, attribute: str) -> ColumnElement[Any]:
+        """The rule's value for the ``instances`` row in the query (the global one where the
+        row's store has no group, or the file has no live copy)."""
+        default = getattr(self.default, attribute)
+        if not self.by_store:
+            return literal(default)
+        chosen = {name: getattr(rule, attribute) for name, rule in self.by_store.items()}
+        return case(chosen, value=instances.c.store, else_=default)
+
+
+@dataclass(frozen=True, slots=True)
+class Shortfall:
+    """A file below its copies rule: what it holds and what it needs."""
+
+    file_id: int
+    name: str
+    copies: int  # verified copies: local ones plus confirmed remote ones
+    local: int  # of which on this site's stores
+    sites: int  # sites holding a verified copy, this one included
+    needs_copies: int
+    needs_sites: int
+
+    @property
+    def missing_copies(self) -> int:
+        return max(self.needs_copies - self.copies, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicationCounts:
+    """Files below their copies rule and lost files, in all and per store holding them."""
+
+    under_replicated: int
+    lost: int
+    by_store: Mapping[str, tuple[int, int]]  # store -> (under_replicated, lost)
+
+
+def _tally(policy: CopiesPolicy, after_id: int | None = None) -> Subquery:
+    """One row per hashed file: the copies it needs and the verified copies it has."""
+    live = and_(instances.c.file_id == files.c.id, instances.c.state != DELETED)
+    verified = and_(instances.c.state == PRESENT, instances.c.verified_checksum == files.c.checksum)
+    confirmed = and_(
+        remote_instances.c.file_id == files.c.id, remote_instances.c.checksum == files.c.checksum
+    )
+    query = (
+        select(
+            files.c.id,
+            files.c.name,
+            func.max(policy.rule("min")).label("needs_copies"),
+            func.max(policy.rule("sites")).label("needs_sites"),
+            func.sum(case((verified, 1), else_=0)).label("local"),
+            select(func.count()).where(confirmed).scalar_subquery().label("remote"),
+            select(func.count(func.distinct(remote_instances.c.site)))
+            .where(confirmed)
+            .scalar_subquery()
+            .label("remote_sites"),
+        )
+        .select_from(files.outerjoin(instances, live))
+        .where(files.c.checksum.is_not(None))
+        .group_by(files.c.id, files.c.name, files.c.checksum)
+    )
+    if after_id is not None:
+        query = query.where(files.c.id > after_id)
+    return query.subquery("tally")
+
+
+def _judged(tally: Subquery) -> tuple[ColumnElement[Any], ColumnElement[bool], ColumnElement[bool]]:
+    """(sites held, below the rule, lost) for a row of ``_tally``."""
+    copies = tally.c.local + tally.c.remote
+    sites = case((tally.c.local > 0, 1), else_=0) + tally.c.remote_sites
+    below = (copies < tally.c.needs_copies) | (sites < tally.c.needs_sites)
+    return sites, below, copies == 0
+
+
+def below_policy(
+    connection: Connection, policy: CopiesPolicy, after_id: int, limit: int
+) -> list[Shortfall]:
+    """Files after ``after_id`` (by id) below their rule, at most ``limit``: a page."""
+    tally = _tally(policy, after_id)
+    sites, below, _lost = _judged(tally)
+    query = (
+        select(
+            tally.c.id,
+            tally.c.name,
+            tally.c.local + tally.c.remote,
+            tally.c.local,
+            sites,
+            tally.c.needs_copies,
+            tally.c.needs_sites,
+        )
+        .where(below)
+        .order_by(tally.c.id)
+        .limit(limit)
+    )
+    return [Shortfall(*row) for row in connection.execute(query)]
+
+
+def replication_counts(connection: Connection, policy: CopiesPolicy) -> ReplicationCounts:
+    """How many files are below their rule and how many are lost, in all and per store
+    (a file counts on every store with a live copy of it)."""
+    tally = _tally(policy)
+    _sites, below, lost = _judged(tally)
+    judged = select(
+        tally.c.id,
+        case((below, 1), else_=0).label("below"),
+        case((lost, 1), else_=0).label("lost"),
+    ).subquery("judged")
+    under, gone = connection.execute(
+        select(
+            func.coalesce(func.sum(judged.c.below), 0), func.coalesce(func.sum(judged.c.lost), 0)
+        )
+    ).one()
+    per_store = (
+        select(instances.c.store, func.sum(judged.c.below), func.sum(judged.c.lost))
+        .join_from(judged, instances, instances.c.file_id == judged.c.id)
+        .where(instances.c.state != DELETED, (judged.c.below + judged.c.lost) > 0)
+        .group_by(instances.c.store)
+    )
+    by_store = {store: (int(b), int(g)) for store, b, g in connection.execute(per_store)}
+    return ReplicationCounts(int(under), int(gone), by_store)
+
+
+def verified_copies(
+    connection: Connection, file_ids: Sequence[int], stores: Sequence[str]
+) -> list[Copy]:
+    """Present copies on ``stores`` whose verified checksum is their file's: the only ones
+    a new copy may be made from. Oldest copy first."""
+    query = copies_query().where(
+        instances.c.file_id.in_(file_ids),
+        instances.c.store.in_(stores),
+        instances.c.state == PRESENT,
+        instances.c.verified_checksum == files.c.checksum,
+    )
+    return fetch_copies(connection, query.order_by(instances.c.id))
+
+
+def holders(connection: Connection, file_ids: Sequence[int]) -> dict[int, set[str]]:
+    """The stores where each file has a copy in the way of a new one (present or corrupt)."""
+    query = select(instances.c.file_id, instances.c.store).where(
+        instances.c.file_id.in_(file_ids), instances.c.state.in_(HELD_STATES)
+    )
+    held: dict[int, set[str]] = {}
+    for file_id, store in connection.execute(query):
+        held.setdefault(file_id, set()).add(store)
+    return held
