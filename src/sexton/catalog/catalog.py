@@ -33,7 +33,7 @@ from .records import (
     NeededFile,
     ReconcileReport,
 )
-from .replication import CopiesPolicy, ReplicationCounts, Shortfall
+from .replication import CopiesPolicy, PolicyPage, ReplicationCounts
 from .stats import catalog_stats
 
 # Names resolved per query when marking by name: well under every database's parameter limit.
@@ -165,10 +165,10 @@ class Catalog:
         with reading(self.engine) as connection:
             return replication.replication_counts(connection, policy)
 
-    def below_policy(self, policy: CopiesPolicy, after_id: int, limit: int) -> list[Shortfall]:
-        """A page of files below their copies rule, by file id after ``after_id``."""
+    def below_policy(self, policy: CopiesPolicy, after_id: int, scan: int) -> PolicyPage:
+        """The files below their copies rule among the next ``scan`` after ``after_id``."""
         with reading(self.engine) as connection:
-            return replication.below_policy(connection, policy, after_id, limit)
+            return replication.below_policy(connection, policy, after_id, scan)
 
     def verified_copies(self, file_ids: Sequence[int], stores: Sequence[str]) -> list[Copy]:
         """Copies on ``stores`` verified against their file's checksum: sources to copy from."""

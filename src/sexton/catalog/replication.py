@@ -17,7 +17,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Subquery, and_, case, func, literal, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    String,
+    Subquery,
+    and_,
+    case,
+    func,
+    literal,
+    select,
+    union_all,
+)
 
 from sexton.config.models import CopiesSettings, Settings
 from sexton.db.catalog_tables import files, instances, remote_instances
@@ -79,32 +90,50 @@ class ReplicationCounts:
     by_store: Mapping[str, tuple[int, int]]  # store -> (under_replicated, lost)
 
 
-def _tally(policy: CopiesPolicy, after_id: int | None = None) -> Subquery:
-    """One row per hashed file: the copies it needs and the verified copies it has."""
+@dataclass(frozen=True, slots=True)
+class PolicyPage:
+    """The files below their rule among one range of file ids, and where the range ended
+    (None once it reached the last file)."""
+
+    shortfalls: list[Shortfall]
+    last_id: int | None
+
+
+def _tally(
+    policy: CopiesPolicy, after_id: int | None = None, upto_id: int | None = None
+) -> Subquery:
+    """One row per hashed file (by id in ``(after_id, upto_id]``, if given): the copies it
+    needs and the verified copies it has."""
     live = and_(instances.c.file_id == files.c.id, instances.c.state != DELETED)
-    verified = and_(instances.c.state == PRESENT, instances.c.verified_checksum == files.c.checksum)
+    verified = and_(
+        live, instances.c.state == PRESENT, instances.c.verified_checksum == files.c.checksum
+    )
     confirmed = and_(
         remote_instances.c.file_id == files.c.id, remote_instances.c.checksum == files.c.checksum
     )
-    query = (
-        select(
-            files.c.id,
-            files.c.name,
-            func.max(policy.rule("min")).label("needs_copies"),
-            func.max(policy.rule("sites")).label("needs_sites"),
-            func.sum(case((verified, 1), else_=0)).label("local"),
-            select(func.count()).where(confirmed).scalar_subquery().label("remote"),
-            select(func.count(func.distinct(remote_instances.c.site)))
-            .where(confirmed)
-            .scalar_subquery()
-            .label("remote_sites"),
-        )
-        .select_from(files.outerjoin(instances, live))
-        .where(files.c.checksum.is_not(None))
-        .group_by(files.c.id, files.c.name, files.c.checksum)
-    )
+
+    def needs(attribute: str) -> ColumnElement[Any]:
+        strictest = select(func.max(policy.rule(attribute))).where(live).scalar_subquery()
+        return func.coalesce(strictest, getattr(policy.default, attribute))
+
+    # Per file, subqueries on the file-id indexes rather than a join grouped by file: a
+    # grouped join let PostgreSQL hash the whole instances table for every page.
+    query = select(
+        files.c.id,
+        files.c.name,
+        needs("min").label("needs_copies"),
+        needs("sites").label("needs_sites"),
+        select(func.count()).where(verified).scalar_subquery().label("local"),
+        select(func.count()).where(confirmed).scalar_subquery().label("remote"),
+        select(func.count(func.distinct(remote_instances.c.site)))
+        .where(confirmed)
+        .scalar_subquery()
+        .label("remote_sites"),
+    ).where(files.c.checksum.is_not(None))
     if after_id is not None:
         query = query.where(files.c.id > after_id)
+    if upto_id is not None:
+        query = query.where(files.c.id <= upto_id)
     return query.subquery("tally")
 
 
@@ -117,10 +146,17 @@ def _judged(tally: Subquery) -> tuple[ColumnElement[Any], ColumnElement[bool], C
 
 
 def below_policy(
-    connection: Connection, policy: CopiesPolicy, after_id: int, limit: int
-) -> list[Shortfall]:
-    """Files after ``after_id`` (by id) below their rule, at most ``limit``: a page."""
-    tally = _tally(policy, after_id)
+    connection: Connection, policy: CopiesPolicy, after_id: int, scan: int
+) -> PolicyPage:
+    """The files below their rule among the next ``scan`` files after ``after_id`` (by id).
+
+    The range is bounded first, by the primary key: judging "the next files below the rule"
+    instead made each page aggregate every file after it (measured: 150 ms a page at 100,000
+    files on SQLite, growing with the catalog), as the filter is on the aggregate.
+    """
+    bound = select(files.c.id).where(files.c.id > after_id).order_by(files.c.id)
+    upto_id = connection.execute(bound.offset(scan - 1).limit(1)).scalar_one_or_none()
+    tally = _tally(policy, after_id, upto_id)
     sites, below, _lost = _judged(tally)
     query = (
         select(
@@ -134,9 +170,8 @@ def below_policy(
         )
         .where(below)
         .order_by(tally.c.id)
-        .limit(limit)
     )
-    return [Shortfall(*row) for row in connection.execute(query)]
+    return PolicyPage([Shortfall(*row) for row in connection.execute(query)], upto_id)
 
 
 def replication_counts(connection: Connection, policy: CopiesPolicy) -> ReplicationCounts:
@@ -144,24 +179,24 @@ def replication_counts(connection: Connection, policy: CopiesPolicy) -> Replicat
     (a file counts on every store with a live copy of it)."""
     tally = _tally(policy)
     _sites, below, lost = _judged(tally)
-    judged = select(
-        tally.c.id,
-        case((below, 1), else_=0).label("below"),
-        case((lost, 1), else_=0).label("lost"),
-    ).subquery("judged")
-    under, gone = connection.execute(
-        select(
-            func.coalesce(func.sum(judged.c.below), 0), func.coalesce(func.sum(judged.c.lost), 0)
-        )
-    ).one()
+    # The files below their rule, judged once: one statement reads them twice (in all, and
+    # per store), which makes PostgreSQL materialise them instead of judging every file again
+    # for each of its copies (measured: 5.4 s against 1.1 s at 100,000 files).
+    judged = select(tally.c.id, case((lost, 1), else_=0).label("lost")).where(below).cte("judged")
+    in_all = select(literal(None, String).label("store"), func.count(), func.sum(judged.c.lost))
     per_store = (
-        select(instances.c.store, func.sum(judged.c.below), func.sum(judged.c.lost))
+        select(instances.c.store, func.count(), func.sum(judged.c.lost))
         .join_from(judged, instances, instances.c.file_id == judged.c.id)
-        .where(instances.c.state != DELETED, (judged.c.below + judged.c.lost) > 0)
+        .where(instances.c.state != DELETED)
         .group_by(instances.c.store)
     )
-    by_store = {store: (int(b), int(g)) for store, b, g in connection.execute(per_store)}
-    return ReplicationCounts(int(under), int(gone), by_store)
+    under, gone, by_store = 0, 0, {}
+    for store, n_below, n_lost in connection.execute(union_all(in_all, per_store)):
+        if store is None:
+            under, gone = int(n_below), int(n_lost or 0)
+        else:
+            by_store[store] = (int(n_below), int(n_lost))
+    return ReplicationCounts(under, gone, by_store)
 
 
 def verified_copies(

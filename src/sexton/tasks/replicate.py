@@ -22,9 +22,9 @@ from .base import RunContext, Task, TaskFailed, TaskInterrupted, TaskParams
 from .copier import Copier, Wanted
 from .verify import remove_stale_temps
 
-# Files judged per page of the catalog: a page's sources and holders are read in one query
-# each, and nothing proportional to the catalog is held.
-PAGE = 256
+# Files judged per page of the catalog (by file id): a page's shortfalls, sources and
+# holders are read in one query each, and nothing proportional to the catalog is held.
+PAGE = 1024
 
 
 class _ReplicateContext(RunContext, Protocol):
@@ -81,19 +81,22 @@ class _Pages:
         self.more = True  # whether files below the rule may remain unvisited
 
     def __iter__(self) -> Iterator[list[Wanted]]:
-        after_id, left = 0, self.limit
-        while left is None or left > 0:
-            size = PAGE if left is None else min(PAGE, left)
-            shortfalls = self.ctx.catalog.below_policy(self.policy, after_id, size)
-            if not shortfalls:
-                self.more = False
-                return
-            after_id = shortfalls[-1].file_id
+        after_id: int | None = 0
+        left = self.limit
+        while after_id is not None and (left is None or left > 0):
+            page = self.ctx.catalog.below_policy(self.policy, after_id, PAGE)
+            shortfalls = page.shortfalls[:left]
+            if len(shortfalls) < len(page.shortfalls):  # files_per_run reached mid-page
+                after_id = shortfalls[-1].file_id
+            else:
+                after_id = page.last_id
             if left is not None:
                 left -= len(shortfalls)
-            yield self._wanted(shortfalls)
+            if shortfalls:
+                yield self._wanted(shortfalls)
             if self.ctx.should_stop():
-                return
+                break
+        self.more = after_id is not None
 
     def _wanted(self, shortfalls: list[Shortfall]) -> list[Wanted]:
         self.short_of_sites += sum(1 for s in shortfalls if s.sites < s.needs_sites)
