@@ -11,7 +11,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from datacare_support import flip_a_byte
 
-from sexton.catalog import OpenStores
+from sexton.catalog import CopiesPolicy, OpenStores
 from sexton.db.catalog_tables import files, remote_instances
 from sexton.metrics import render
 from sexton.stores.paths import is_temp_name
@@ -254,3 +254,35 @@ def test_validate_names_a_copies_rule_the_stores_cannot_meet(tmp_path):
         .replace(", sites: 2", "")
     )
     assert sexton(config, "validate").returncode == 0
+
+
+def test_files_per_run_limits_each_run_and_the_next_run_goes_on(site, tmp_path):
+    tasks = (
+        "  - {name: replicate, type: replicate, targets: [drive1], files_per_run: 2}\n"
+        "copies: {min: 2}\n"
+    )
+    here = site(tasks, drive1="")
+    config = tmp_path / "sexton.yaml"
+    for i in range(5):
+        here.put(f"f{i}", bytes([i]) * 10)
+    here.scan()
+    assert [replicate(config)["items"] for _ in range(4)] == [2, 2, 1, 0]
+    assert len(files_on(here.dir("drive1"))) == 5
+
+
+def test_the_policy_pages_through_the_catalog_by_file_id(site):
+    here = site("copies: {min: 2}\n", drive1="")
+    for i in range(5):
+        here.put(f"f{i}", bytes([i]) * 10)
+    here.put("held-twice", b"h")
+    here.put("held-twice", b"h", store="drive1")
+    here.scan()
+    here.scan("drive1")
+    policy = CopiesPolicy.of(here.instance.config.settings)
+    pages, after = [], 0
+    while after is not None:
+        page = here.catalog.below_policy(policy, after, 2)
+        pages.append([s.name for s in page.shortfalls])
+        after = page.last_id
+    assert sorted(name for page in pages for name in page) == [f"f{i}" for i in range(5)]
+    assert all(len(page) <= 2 for page in pages) and len(pages) >= 3
