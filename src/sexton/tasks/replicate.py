@@ -47,7 +47,11 @@ class ReplicateTask(Task):
         except (UnknownStore, StoreError) as exc:
             raise TaskFailed(str(exc)) from None
         copier = Copier(ctx, targets, params.disable_store_on_full)
-        pages = _Pages(ctx, CopiesPolicy.of(settings), list(settings.stores), params.files_per_run)
+        overrides = ctx.catalog.store_overrides()
+        # A store out of use may be a drive shipped away: reading it would find every copy
+        # gone and mark it missing, so only stores in use are copied from.
+        in_use = [n for n, s in settings.stores.items() if overrides.get(n, s.enabled)]
+        pages = _Pages(ctx, CopiesPolicy.of(settings), in_use, params.files_per_run)
         for page in pages:
             for target in copier.open:  # what a killed run of this task left behind
                 remove_stale_temps(ctx, target, [w.source.name for w in page])
@@ -74,7 +78,7 @@ class _Pages:
     ) -> None:
         self.ctx = ctx
         self.policy = policy
-        self.stores = stores  # copies on stores no longer configured cannot be read
+        self.stores = stores  # where sources may be read
         self.limit = limit
         self.no_source = 0  # files below the rule with no verified copy here to copy from
         self.short_of_sites = 0  # files needing a copy at another site: not ours to make
