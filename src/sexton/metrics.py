@@ -15,7 +15,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from sqlalchemy import Connection, func, select
 
-from .catalog import CORRUPT, Catalog
+from .catalog import CORRUPT, Catalog, CopiesPolicy
 from .catalog.repair import EVENTS as REPAIR_EVENTS
 from .db import reading
 from .db.catalog_tables import instances, repairs
@@ -56,6 +56,8 @@ METRIC_NAMES = frozenset(
         "sexton_transfer_bytes_received_total",
         "sexton_transfer_oldest_in_flight_seconds",
         "sexton_repairs_total",
+        "sexton_store_under_replicated_files",
+        "sexton_store_lost_files",
     }
 )
 
@@ -83,6 +85,7 @@ class SextonCollector(Collector):
                 ).all()
             )
         yield from self._stores(corrupt)
+        yield from self._replication()
         yield from _transfers(TransferBook(self.instance.engine, self.instance.clock).totals(), now)
 
     def _service(self, connection: Connection, now: datetime) -> Iterator[Metric]:
@@ -134,6 +137,28 @@ class SextonCollector(Collector):
             bad.add_metric([name], corrupt.get(name, 0))
             enabled.add_metric([name], int(store.enabled))
         yield from (used, free, count, bad, enabled)
+
+    def _replication(self) -> Iterator[Metric]:
+        """Files below their copies rule, and lost files, on each store holding a copy."""
+        settings = self.instance.config.settings
+        counts = Catalog(self.instance.engine, self.instance.clock).replication_counts(
+            CopiesPolicy.of(settings)
+        )
+        under = GaugeMetricFamily(
+            "sexton_store_under_replicated_files",
+            "Files with a copy here that are below their copies rule.",
+            labels=STORE,
+        )
+        lost = GaugeMetricFamily(
+            "sexton_store_lost_files",
+            "Files with a copy here of which no copy anywhere matches the checksum.",
+            labels=STORE,
+        )
+        for name in sorted(set(settings.stores) | set(counts.by_store)):
+            below, gone = counts.by_store.get(name, (0, 0))
+            under.add_metric([name], below)
+            lost.add_metric([name], gone)
+        yield from (under, lost)
 
 
 def _task_gauges(statuses: list[TaskStatus]) -> Iterator[Metric]:

@@ -150,6 +150,8 @@ class CatalogStatsOut(BaseModel):
     bytes: int
     instances: dict[str, int]
     stores: dict[str, StoreOut]
+    under_replicated: int  # files below their copies rule (DESIGN §4 counts remote copies)
+    lost: int  # files with no verified copy anywhere
 
 
 class FileOut(BaseModel):

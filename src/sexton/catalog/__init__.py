@@ -28,6 +28,7 @@ from .records import (
     StoreStats,
 )
 from .repair import DETECTED, LOST, REPAIRED, Damaged, RemoteSource, Sources
+from .replication import CopiesPolicy, ReplicationCounts, Shortfall
 from .scope import Scope
 from .stores import OpenStores
 
@@ -49,6 +50,9 @@ __all__ = [
     "CatalogError",
     "CatalogStats",
     "Copy",
+    "CopiesPolicy",
+    "ReplicationCounts",
+    "Shortfall",
     "FileDetail",
     "FileRecord",
     "Finding",

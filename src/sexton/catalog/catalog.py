@@ -3,6 +3,7 @@ per call (or per batch, for listings)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,7 +18,18 @@ from sexton.db import reading
 from sexton.db.catalog_tables import files, instances
 from sexton.stores import Store, StoreSettings, UnsafePath, safe_name
 
-from . import browse, copies, deletion, events, fixity, ingest, marks, repair, store_state
+from . import (
+    browse,
+    copies,
+    deletion,
+    events,
+    fixity,
+    ingest,
+    marks,
+    repair,
+    replication,
+    store_state,
+)
 from .copies import VerifiedCopy
 from .deletion import Voucher
 from .errors import CatalogError, UnknownFile, UnknownStore
@@ -37,6 +49,7 @@ from .records import (
     ReconcileReport,
 )
 from .repair import Damaged, Sources
+from .replication import CopiesPolicy, PolicyPage, ReplicationCounts
 from .stats import catalog_stats
 
 # Names resolved per query when marking by name: well under every database's parameter limit.
@@ -168,9 +181,38 @@ class Catalog:
         with reading(self.engine) as connection:
             yield from browse.listed(connection, query)
 
-    def stats(self, stores: Mapping[str, Store]) -> CatalogStats:
+    def stats(
+        self, stores: Mapping[str, Store], policy: CopiesPolicy | None = None
+    ) -> CatalogStats:
+        """Totals; with ``policy``, also the under-replicated and lost files."""
         with reading(self.engine) as connection:
-            return catalog_stats(connection, stores)
+            stats = catalog_stats(connection, stores)
+            if policy is None:
+                return stats
+            counts = replication.replication_counts(connection, policy)
+        return dataclasses.replace(
+            stats, under_replicated=counts.under_replicated, lost=counts.lost
+        )
+
+    # -- copies policy -----------------------------------------------------------------------
+
+    def replication_counts(self, policy: CopiesPolicy) -> ReplicationCounts:
+        with reading(self.engine) as connection:
+            return replication.replication_counts(connection, policy)
+
+    def below_policy(self, policy: CopiesPolicy, after_id: int, scan: int) -> PolicyPage:
+        """The files below their copies rule among the next ``scan`` after ``after_id``."""
+        with reading(self.engine) as connection:
+            return replication.below_policy(connection, policy, after_id, scan)
+
+    def verified_copies(self, file_ids: Sequence[int], stores: Sequence[str]) -> list[Copy]:
+        """Copies on ``stores`` verified against their file's checksum: sources to copy from."""
+        with reading(self.engine) as connection:
+            return replication.verified_copies(connection, file_ids, stores)
+
+    def holders(self, file_ids: Sequence[int]) -> dict[int, set[str]]:
+        with reading(self.engine) as connection:
+            return replication.holders(connection, file_ids)
 
     # -- fixity ----------------------------------------------------------------------------
 

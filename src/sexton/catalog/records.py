@@ -167,14 +167,21 @@ class CatalogStats:
     bytes: int
     instances: dict[str, int]
     stores: dict[str, StoreStats]
+    # Files below their copies rule, and lost ones; counted only when asked (a full pass).
+    under_replicated: int | None = None
+    lost: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        shape: dict[str, Any] = {
             "files": self.files,
             "bytes": self.bytes,
             "instances": {state: self.instances.get(state, 0) for state in STATES},
             "stores": {name: s.to_json() for name, s in self.stores.items()},
         }
+        if self.under_replicated is not None:
+            shape["under_replicated"] = self.under_replicated
+            shape["lost"] = self.lost
+        return shape
 
 
 @dataclass(frozen=True, slots=True)

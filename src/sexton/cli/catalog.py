@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import click
 from rich.table import Table
 
-from ..catalog import STATES, Catalog, CatalogError, OpenStores
+from ..catalog import STATES, Catalog, CatalogError, CopiesPolicy, OpenStores
 from ..config.errors import did_you_mean
 from ..engine.service import Instance
 from ..sizes import format_size
@@ -139,11 +139,15 @@ def show(name: str, as_json: bool, config_path: Path | None) -> None:
 def stats(as_json: bool, config_path: Path | None) -> None:
     """Files, bytes, copies by state, and per store files, bytes and free space."""
     instance, cat = _open(config_path)
-    result = cat.stats(OpenStores(instance.config.settings.stores))
+    settings = instance.config.settings
+    result = cat.stats(OpenStores(settings.stores), CopiesPolicy.of(settings))
     if as_json:
         print_json(result.to_json())
         return
     console.print(f"{result.files} files, {format_size(result.bytes)}", highlight=False)
+    console.print(
+        f"under-replicated: {result.under_replicated}  lost: {result.lost}", highlight=False
+    )
     console.print(
         "  ".join(f"{state}: {result.instances.get(state, 0)}" for state in STATES),
         highlight=False,

@@ -13,6 +13,7 @@ from fsspec.core import split_protocol
 from pydantic import BaseModel, ValidationError
 
 from ..schedule import Cron, Every, Schedule
+from .copies import copies_problems
 from .envfile import EnvFileError, read_env_file
 from .errors import ConfigError, Problem, did_you_mean
 from .librarian import is_librarian_format, librarian_tasks
@@ -123,6 +124,7 @@ def load_config(
     if settings is not None:
         given = top.value.get("transfer") if isinstance(top.value, dict) else None
         problems += _unknown_stores(settings.transfer, given, top, ("transfer",), settings)
+        problems += copies_problems(settings, top)
         for spec in specs.values():
             raw = sources[spec.name]
             problems += _unknown_stores(spec.params, raw.settings, raw.document, raw.path, settings)

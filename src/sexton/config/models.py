@@ -257,6 +257,20 @@ class SchedulerSettings(Strict):
     poll: Duration = timedelta(seconds=0.5)
 
 
+class CopiesSettings(Strict):
+    """``copies:``: how many verified copies each file needs, at how many sites (this one
+    counts as one; another site's copy counts once it confirmed the checksum)."""
+
+    min: int = Field(1, ge=1)
+    sites: int = Field(1, ge=1)
+
+
+class GroupSettings(Strict):
+    """One entry under ``groups:``: the copies rule for files held on the group's stores."""
+
+    copies: CopiesSettings = CopiesSettings()
+
+
 class Settings(Strict):
     """The top level of ``sexton.yaml``; ``tasks`` and ``include`` are read separately."""
 
@@ -276,6 +290,8 @@ class Settings(Strict):
     alerts: AlertSettings = AlertSettings()
     tasks: list[Any] = []
     include: NameList = []
+    copies: CopiesSettings = CopiesSettings()
+    groups: dict[str, GroupSettings] = {}  # named by `group:` on stores
 
     @field_validator("timezone")
     @classmethod

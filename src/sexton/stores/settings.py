@@ -36,6 +36,7 @@ class StoreSettings(BaseModel):
     read_only: bool = False
     reserve: ReserveSize = Reserve()
     capacity: SizeBytes | None = None
+    group: str | None = None  # a name under `groups:`, whose `copies:` rule its files follow
 
     @field_validator("url")
     @classmethod

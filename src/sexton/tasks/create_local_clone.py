@@ -1,48 +1,21 @@
 """``create_local_clone``: one more copy of a store's files on local destinations
-(SneakerNet drives, a second array), each file on exactly one of them.
-
-Each copy is hashed while written to a temporary name and renamed only when its checksum
-equals the catalog's, then registered; a kill at any moment leaves either a temporary file
-(never registered, never under a final name) or a complete copy, which the next run finds
-under its final name, verifies and registers. Several files are copied at once: each copy
-waits on its own fsync, and overlapping them keeps the disks and the hashing busy together.
-"""
+(SneakerNet drives, a second array), each file on exactly one of them. The copying, with
+its safety rules, is the shared ``Copier``'s."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from contextlib import suppress
+from collections.abc import Iterator
 from datetime import datetime, timedelta
-from enum import Enum
 
 from pydantic import Field
 
-from ..catalog import Copy, UnknownStore, VerifiedCopy
-from ..checksums import Checksum, hash_stream
+from ..catalog import UnknownStore
 from ..config.models import StoreName, StoreNames
-from ..sizes import format_size
-from ..stores import AlreadyExists, ChecksumMismatch, Store, StoreError, StoreFull
-from .base import NeedsAttention, RunContext, Task, TaskFailed, TaskInterrupted, TaskParams
+from ..stores import Store, StoreError
+from .base import RunContext, Task, TaskFailed, TaskInterrupted, TaskParams
+from .copier import Copier, Wanted
 from .planning import PlanContext, PlannedAction
-from .verify import Checked, check_copies, remove_stale_temps
-
-# Copies written at the same time. Each ends with an fsync of the file and its directory;
-# serially those waits dominate (twice the time of `cp -r` + `sync` measured here), while a
-# few in flight let the filesystem commit them together.
-COPIES_AT_ONCE = 4
-# Copies started but not yet recorded: twice the writers, so that while the run's thread
-# records finished copies the writers already have the next ones.
-COPIES_IN_FLIGHT = 2 * COPIES_AT_ONCE
-
-
-class _Written(Enum):
-    """How writing one copy ended; the run's thread records it."""
-
-    COPIED = "copied"
-    SOURCE_GONE = "source gone"
-    MISMATCH = "mismatch"
-    EXISTS = "exists"
+from .verify import remove_stale_temps
 
 
 class CreateLocalCloneTask(Task):
@@ -64,15 +37,16 @@ class CreateLocalCloneTask(Task):
         except (UnknownStore, StoreError) as exc:
             raise TaskFailed(str(exc)) from None
         window = self._window(ctx, params)
-        unhashed = ctx.catalog.unhashed(source.name, params.clone_to, window)
+        names = [d.name for d in destinations]
+        unhashed = ctx.catalog.unhashed(source.name, names, window)
         if unhashed:
             ctx.event("skipped", reason="no checksum yet: run check_integrity", files=unhashed)
-        todo = ctx.catalog.uncloned(source.name, params.clone_to, window, params.files_per_run)
+        todo = ctx.catalog.uncloned(source.name, names, window, params.files_per_run)
         ctx.progress(total=len(todo))
-        cloner = _Cloner(ctx, source, destinations, params.disable_store_on_full)
+        cloner = Copier(ctx, destinations, params.disable_store_on_full)
         for destination in cloner.open:  # what a killed run of this task left behind
             remove_stale_temps(ctx, destination, [c.name for c in todo])
-        cloner.clone_all(todo)
+        cloner.copy_all(Wanted(copy) for copy in todo)
         ctx.event("cloned", **cloner.counts())
         cloner.raise_findings()
         if ctx.should_stop() and cloner.done < len(todo):
@@ -134,200 +108,3 @@ class Room:
             self.open.pop(0)
         self.used[destination.name] += size
         return destination
-
-
-class _Cloner:
-    """The destinations still open for this run, their used bytes, and what went wrong.
-
-    Writing happens in a small pool of threads; choosing destinations, reserving room and
-    recording outcomes happen in the run's thread, as each copy finishes.
-    """
-
-    def __init__(
-        self, ctx: RunContext, source: Store, destinations: list[Store], disable_on_full: bool
-    ) -> None:
-        self.ctx = ctx
-        self.source = source
-        overrides = ctx.catalog.store_overrides()
-        # Bytes held, plus those reserved by copies in flight (released if one fails).
-        self.room = Room(
-            [d for d in destinations if overrides.get(d.name, d.enabled)],
-            {d.name: ctx.catalog.store_used(d.name) for d in destinations},
-        )
-        self.open = self.room.open
-        self.used = self.room.used
-        self.disable_on_full = disable_on_full
-        self.done = 0
-        self.source_damage = Checked()
-        self.conflicts: list[str] = []  # a different file already under the name: left alone
-        self.bad_copies = 0  # copies that failed their checksum while the source is fine
-        self._pending: dict[Future[_Written], tuple[Copy, Store]] = {}
-
-    def clone_all(self, todo: Sequence[Copy]) -> None:
-        """Put one verified copy of each file on the first open destination with room.
-
-        On a failure, the copies in flight finish and those that completed are registered
-        before the error goes up; any other outcome of theirs is left to the next run.
-        """
-        with ThreadPoolExecutor(COPIES_AT_ONCE, thread_name_prefix="sexton-clone") as pool:
-            try:
-                for copy in todo:
-                    if self.ctx.should_stop():
-                        break
-                    self._start(pool, copy)
-                    while len(self._pending) >= COPIES_IN_FLIGHT:
-                        self._settle_finished(pool)
-                while self._pending:
-                    self._settle_finished(pool)
-            except BaseException:
-                self._register_completed()
-                raise
-
-    def _register_completed(self) -> None:
-        while self._pending:
-            future, (copy, destination) = self._pending.popitem()
-            with suppress(Exception):  # the error that stopped the run is the one to report
-                if future.result() is _Written.COPIED:
-                    self._register([self._verified(copy, destination)])
-
-    def _start(self, pool: ThreadPoolExecutor, copy: Copy) -> None:
-        destination = self._place(copy)
-        self.used[destination.name] += copy.size
-        future = pool.submit(self._write, copy, destination)
-        self._pending[future] = (copy, destination)
-
-    def _place(self, copy: Copy) -> Store:
-        """The first open destination with room for ``copy``; full ones are dealt with."""
-        while (destination := self.room.first_with_room(copy.size)) is None:
-            if not self.open:
-                raise TaskFailed(
-                    "no destination left: every one of "
-                    f"{', '.join(self.ctx.params.clone_to)} is full or disabled"
-                )
-            self._full(self.open[0], f"no room for {copy.name} ({format_size(copy.size)})")
-        return destination
-
-    def _write(self, copy: Copy, destination: Store) -> _Written:
-        """Copy, hashing as written; runs in a pool thread and touches no records."""
-        assert copy.checksum is not None  # `uncloned` yields hashed files only
-        expected = Checksum.parse(copy.checksum)
-        try:
-            with self.source.open_read(copy.path) as f:
-                destination.write_from(copy.name, f, [expected.algo], expected, size=copy.size)
-        except FileNotFoundError:
-            return _Written.SOURCE_GONE
-        except ChecksumMismatch:
-            return _Written.MISMATCH
-        except AlreadyExists:
-            return _Written.EXISTS
-        return _Written.COPIED
-
-    def _settle_finished(self, pool: ThreadPoolExecutor) -> None:
-        """Record how the copies that have finished ended, waiting for one if none has. In
-        the order they finish, not the order they started: waiting for the oldest left the
-        other threads idle behind every big file (a 1 GiB copy ran nearly alone)."""
-        finished, _ = wait(self._pending, return_when=FIRST_COMPLETED)
-        verified: list[VerifiedCopy] = []
-        try:
-            for future in finished:
-                copy, destination = self._pending.pop(future)
-                if self._settle(pool, copy, destination, future):
-                    verified.append(self._verified(copy, destination))
-        finally:
-            self._register(verified)
-
-    def _settle(
-        self, pool: ThreadPoolExecutor, copy: Copy, destination: Store, future: Future[_Written]
-    ) -> bool:
-        """Deal with how one finished copy ended; True when it is a verified copy to record."""
-        try:
-            written = future.result()
-        except StoreFull as exc:  # the device filled up under us (ENOSPC)
-            self.used[destination.name] -= copy.size
-            self._full(destination, str(exc))
-            self._start(pool, copy)
-            return False
-        except BaseException:
-            self.used[destination.name] -= copy.size
-            raise
-        if written is _Written.COPIED:
-            return True
-        self.used[destination.name] -= copy.size  # given back; re-added if adopted
-        assert copy.checksum is not None
-        expected = Checksum.parse(copy.checksum)
-        if written is _Written.EXISTS:
-            return self._adopt(copy, destination, expected)
-        if written is _Written.MISMATCH:
-            self._recheck_source(copy, expected.algo)
-        else:
-            self.ctx.catalog.mark_missing([copy.instance_id])
-            self.source_damage.missing.append(copy)
-            self.ctx.event("missing", store=self.source.name, path=copy.path)
-        return False
-
-    def _adopt(self, copy: Copy, destination: Store, expected: Checksum) -> bool:
-        """A file already under the final name: a copy an earlier run completed but did not
-        register (killed between rename and record), or someone else's file. Hash it to tell."""
-        with destination.open_read(copy.name) as f:
-            _size, found = hash_stream(f, [expected.algo])
-        if found[expected.algo] == expected:
-            self.used[destination.name] += copy.size
-            return True
-        self.conflicts.append(f"{destination.name}:{copy.name}")
-        self.ctx.event(
-            "conflict", store=destination.name, path=copy.name, found=found[expected.algo]
-        )
-        return False
-
-    def _recheck_source(self, copy: Copy, algo: str) -> None:
-        """The copy did not match: if the source itself changed, it is flagged corrupt."""
-        before = len(self.source_damage.corrupt) + len(self.source_damage.missing)
-        check_copies(self.ctx, self.source, [copy], algo, self.source_damage)
-        if len(self.source_damage.corrupt) + len(self.source_damage.missing) == before:
-            self.bad_copies += 1
-            self.ctx.event(
-                "copy mismatch", path=copy.name, source="verified again, left for the next run"
-            )
-
-    def _verified(self, copy: Copy, destination: Store) -> VerifiedCopy:
-        info = destination.info(copy.name)
-        mtime = info.mtime if info is not None else None
-        return VerifiedCopy(copy, destination.name, mtime)
-
-    def _register(self, verified: list[VerifiedCopy]) -> None:
-        """Record verified copies in one transaction; their bytes stay counted in ``used``."""
-        if not verified:
-            return
-        self.ctx.catalog.register_copies(verified)
-        self.done += len(verified)
-        self.ctx.progress(items=len(verified), bytes=sum(v.original.size for v in verified))
-
-    def _full(self, destination: Store, why: str) -> None:
-        if destination not in self.open:  # copies in flight to it found it full as well
-            return
-        if not self.disable_on_full:
-            raise TaskFailed(
-                f"store {destination.name} is full ({why}); free space, or set "
-                "disable_store_on_full to move on to the next destination"
-            )
-        self.ctx.catalog.set_store_enabled(destination.name, False, f"full: {why}")
-        self.ctx.event("store disabled", store=destination.name, reason=why)
-        self.open.pop(0)
-
-    def counts(self) -> dict[str, int]:
-        return {
-            "copied": self.done,
-            "source_corrupt": len(self.source_damage.corrupt),
-            "source_missing": len(self.source_damage.missing),
-            "bad_copies": self.bad_copies,
-            "conflicts": len(self.conflicts),
-        }
-
-    def raise_findings(self) -> None:
-        """Damage to the source, or a stranger's file in the way, needs a person."""
-        problems = [
-            f"corrupt on {self.source.name}: {f.copy.path}" for f in self.source_damage.corrupt
-        ]
-        problems += [f"a different file is already at {c}" for c in self.conflicts]
-        if problems:
-            raise NeedsAttention("; ".join(problems))

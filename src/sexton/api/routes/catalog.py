@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
 
-from ...catalog import STATES, CatalogError
+from ...catalog import STATES, CatalogError, CopiesPolicy
 from ...config.errors import did_you_mean
 from ..auth import ADMIN, READ
 from ..deps import catalog_of, instance_of, stores_of
@@ -46,7 +46,8 @@ def switch_store(
 
 @router.get("/catalog/stats", response_model=CatalogStatsOut)
 def stats(request: Request) -> dict[str, Any]:
-    return catalog_of(request).stats(stores_of(request)).to_json()
+    policy = CopiesPolicy.of(instance_of(request).config.settings)
+    return catalog_of(request).stats(stores_of(request), policy).to_json()
 
 
 @router.get("/catalog/files", response_model=list[ListedFileOut])

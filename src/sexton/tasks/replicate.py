@@ -1,0 +1,116 @@
+"""``replicate``: bring every file up to its copies rule (``copies: {min, sites}``) by
+making the missing copies on the task's ``targets``, each from a copy whose checksum was
+verified, through the same copier as ``create_local_clone``.
+
+Only local copies can be made: a file short of sites (it needs a copy at another site) is
+counted in the run's event and in ``catalog stats``, not fixed here. A file with no
+verified copy on this site's stores cannot be copied from anything and is counted too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Protocol, cast
+
+from pydantic import Field
+
+from ..catalog import CopiesPolicy, Copy, Shortfall, UnknownStore
+from ..config import Config
+from ..config.models import StoreNames
+from ..stores import StoreError
+from .base import RunContext, Task, TaskFailed, TaskInterrupted, TaskParams
+from .copier import Copier, Wanted
+from .verify import remove_stale_temps
+
+# Files judged per page of the catalog (by file id): a page's shortfalls, sources and
+# holders are read in one query each, and nothing proportional to the catalog is held.
+PAGE = 1024
+
+
+class _ReplicateContext(RunContext, Protocol):
+    config: Config  # the copies policy and the stores
+
+
+class ReplicateTask(Task):
+    type = "replicate"
+
+    class Params(TaskParams):
+        targets: StoreNames = Field(min_length=1)  # tried in order for each missing copy
+        files_per_run: int | None = Field(default=None, ge=1)
+        disable_store_on_full: bool = False
+
+    def run(self, ctx: RunContext) -> None:
+        params: ReplicateTask.Params = ctx.params
+        settings = cast(_ReplicateContext, ctx).config.settings
+        try:
+            targets = [ctx.stores[name] for name in params.targets]
+        except (UnknownStore, StoreError) as exc:
+            raise TaskFailed(str(exc)) from None
+        copier = Copier(ctx, targets, params.disable_store_on_full)
+        overrides = ctx.catalog.store_overrides()
+        # A store out of use may be a drive shipped away: reading it would find every copy
+        # gone and mark it missing, so only stores in use are copied from.
+        in_use = [n for n, s in settings.stores.items() if overrides.get(n, s.enabled)]
+        pages = _Pages(ctx, CopiesPolicy.of(settings), in_use, params.files_per_run)
+        for page in pages:
+            for target in copier.open:  # what a killed run of this task left behind
+                remove_stale_temps(ctx, target, [w.source.name for w in page])
+            copier.copy_all(page)
+            if ctx.should_stop():
+                break
+        ctx.event(
+            "replicated",
+            **copier.counts(),
+            unplaced=copier.unplaced,
+            no_source=pages.no_source,
+            short_of_sites=pages.short_of_sites,
+        )
+        copier.raise_findings()
+        if ctx.should_stop() and pages.more:
+            raise TaskInterrupted("stopped before every file was replicated; the next run resumes")
+
+
+class _Pages:
+    """The copies to make, a page of files at a time, with what cannot be made counted."""
+
+    def __init__(
+        self, ctx: RunContext, policy: CopiesPolicy, stores: list[str], limit: int | None
+    ) -> None:
+        self.ctx = ctx
+        self.policy = policy
+        self.stores = stores  # where sources may be read
+        self.limit = limit
+        self.no_source = 0  # files below the rule with no verified copy here to copy from
+        self.short_of_sites = 0  # files needing a copy at another site: not ours to make
+        self.more = True  # whether files below the rule may remain unvisited
+
+    def __iter__(self) -> Iterator[list[Wanted]]:
+        after_id: int | None = 0
+        left = self.limit
+        while after_id is not None and (left is None or left > 0):
+            page = self.ctx.catalog.below_policy(self.policy, after_id, PAGE)
+            shortfalls = page.shortfalls[:left]
+            if len(shortfalls) < len(page.shortfalls):  # files_per_run reached mid-page
+                after_id = shortfalls[-1].file_id
+            else:
+                after_id = page.last_id
+            if left is not None:
+                left -= len(shortfalls)
+            if shortfalls:
+                yield self._wanted(shortfalls)
+            if self.ctx.should_stop():
+                break
+        self.more = after_id is not None
+
+    def _wanted(self, shortfalls: list[Shortfall]) -> list[Wanted]:
+        self.short_of_sites += sum(1 for s in shortfalls if s.sites < s.needs_sites)
+        short = {s.file_id: s for s in shortfalls if s.missing_copies > 0}
+        sources: dict[int, Copy] = {}
+        for copy in self.ctx.catalog.verified_copies(list(short), self.stores):
+            sources.setdefault(copy.file_id, copy)  # the oldest verified copy
+        holders = self.ctx.catalog.holders(list(sources))
+        self.no_source += len(short) - len(sources)
+        return [
+            Wanted(copy, short[file_id].missing_copies, holders.get(file_id, set()))
+            for file_id, copy in sources.items()
+        ]
