@@ -121,3 +121,22 @@ def test_a_bad_since_is_refused_naming_the_option(history: Path, tmp_path: Path)
         result.stderr
     )
     assert b"Traceback" not in result.stderr
+
+
+def test_a_copy_repaired_from_its_clone_is_a_repair_event(site, tmp_path: Path):
+    here = site(TASKS + "  - {name: mend, type: repair, stores: [store]}\n", clone="")
+    here.put("crawl/a.dat", b"a.dat" * 100)
+    config = tmp_path / "sexton.yaml"
+    assert run(config, "scan-store") == 0
+    assert run(config, "clone") == 0
+    flip_a_byte(here.dir() / "crawl/a.dat", 7)
+    assert run(config, "fixity") == 1
+    assert run(config, "mend") == 0
+
+    result = sexton(config, "events", "export", "--format", "premis")
+    assert result.returncode == 0, result.stderr
+    root = validated(result.stdout)
+    assert ("repair", "success", "crawl/a.dat") in events_of(root)
+    notes = f"{P}eventOutcomeInformation/{P}eventOutcomeDetail/{P}eventOutcomeDetailNote"
+    details = [e.findtext(notes) for e in root.iter(f"{P}event")]
+    assert any("replaced from store clone" in (d or "") for d in details), details

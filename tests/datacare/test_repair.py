@@ -297,3 +297,24 @@ def test_the_repair_task_mends_at_most_files_per_run_and_the_next_run_the_rest(
     for name in ("a/one.warc", "a/two.warc"):
         assert (root / "store" / name).read_bytes() == (root / "mirror" / name).read_bytes()
         assert states(archive, name) == {"store": "present", "mirror": "present"}
+
+
+def test_plan_lists_the_copy_a_repair_would_replace_and_the_copy_that_makes_it_safe(
+    archive: Path,
+) -> None:
+    root = archive.parent
+    flip_a_byte(root / "store/a/one.warc", 10)
+    archive.write_text(archive.read_text().replace(" repair: true}", "}"))
+    assert sexton(archive, "run", "fixity").returncode == 1  # found, not repaired
+    damaged = (root / "store/a/one.warc").read_bytes()
+
+    planned = sexton_json(archive, "plan", "mend")
+    assert [(p["action"], p["store"], p["path"]) for p in planned] == [
+        ("copy", "store", "a/one.warc")
+    ]
+    assert [v["store"] for v in planned[0]["safe_by"]] == ["mirror"]
+    assert planned[0]["safe_by"][0]["verified_at"] is not None
+    assert (root / "store/a/one.warc").read_bytes() == damaged  # the plan changed nothing
+
+    assert sexton_json(archive, "run", "mend")["items"] == 1
+    assert sexton_json(archive, "plan", "mend") == []

@@ -34,6 +34,13 @@ def replicate(config: Path) -> dict:
     return json.loads(result.stdout)
 
 
+def plan(config: Path) -> list[tuple[str, str, str]]:
+    """`sexton plan replicate --json`: (action, store, path) of each planned copy."""
+    result = sexton(config, "plan", "replicate", "--json")
+    assert result.returncode == 0, result.stderr
+    return [(p["action"], p["store"], p["path"]) for p in json.loads(result.stdout)]
+
+
 def stats(config: Path) -> dict:
     result = sexton(config, "catalog", "stats", "--json")
     assert result.returncode == 0, result.stderr
@@ -76,8 +83,12 @@ def test_replicate_brings_every_file_to_min_copies_then_does_nothing(site, tmp_p
         "drive2": 0,
     }
 
+    planned = plan(config)
     run = replicate(config)
     assert (run["state"], run["items"], run["bytes"]) == ("succeeded", 12, 2 * sum(range(100, 106)))
+    assert sorted(planned) == sorted(
+        ("copy", drive, f"warcs/f{i}.warc.gz") for i in range(6) for drive in ("drive1", "drive2")
+    )
     for i in range(6):
         name = f"warcs/f{i}.warc.gz"
         checksum = here.catalog.show(name).file.checksum
@@ -100,6 +111,7 @@ def test_replicate_brings_every_file_to_min_copies_then_does_nothing(site, tmp_p
     assert (again["state"], again["items"], again["bytes"]) == ("succeeded", 0, 0)
     assert {d: files_on(here.dir(d)) for d in ("drive1", "drive2")} == on_disk
     assert "replicated copied=0" in summary(here)
+    assert plan(config) == []
 
 
 def test_never_copies_from_a_corrupt_or_unverified_source(site, tmp_path):

@@ -2,10 +2,11 @@
 
 Most of this history is already in the catalog: every copy's latest successful fixity check
 (``instances.verified_at``), every damage found (``corrupt_files``), every transfer to another
-site (``transfers``). What it did not date is logged in ``preservation_events`` by the code
-that does it, in the same transaction: a clone registered, an arrival ingested, a copy
-deleted. ``events_since`` reads all of them as one stream of ``PreservationEvent``; a new kind
-of event (a repair) is one more ``log`` call where it happens, or one more source below.
+site (``transfers``), every repair and every file found lost (``repairs``). What it did not
+date is logged in ``preservation_events`` by the code that does it, in the same transaction:
+a clone registered, an arrival ingested, a copy deleted. ``events_since`` reads all of them as
+one stream of ``PreservationEvent``; a new kind of event is one more ``log`` call where it
+happens, or one more source below.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sexton.db.catalog_tables import (
     files,
     instances,
     preservation_events,
+    repairs,
     transfers,
 )
 
@@ -34,6 +36,7 @@ REPLICATION: Final = "replication"  # a verified copy made on another store of t
 INGESTION: Final = "ingestion"  # a verified copy that arrived from elsewhere
 TRANSFER: Final = "transfer"  # a copy sent to another site
 DELETION: Final = "deletion"
+REPAIR: Final = "repair"  # a damaged copy replaced from a verified one; failed: the file is lost
 
 SUCCESS: Final = "success"
 FAILURE: Final = "failure"
@@ -114,6 +117,7 @@ def files_with_events(connection: Connection, since: datetime | None) -> Iterato
             transfers.c.direction == "outgoing", _after(transfers.c.finished_at, since)
         ),
         select(preservation_events.c.file_id).where(_after(preservation_events.c.at, since)),
+        select(repairs.c.file_id).where(_REPAIR_OUTCOMES, _after(repairs.c.at, since)),
     ).subquery()
     query = (
         select(files.c.name, files.c.size, files.c.checksum)
@@ -129,6 +133,7 @@ def events_since(connection: Connection, since: datetime | None) -> Iterator[Pre
     yield from _fixity_passed(connection, since)
     yield from _fixity_failed(connection, since)
     yield from _transfers(connection, since)
+    yield from _repairs(connection, since)
     yield from _logged(connection, since)
 
 
@@ -206,6 +211,36 @@ def _transfers(connection: Connection, since: datetime | None) -> Iterator[Prese
             None,
             row.checksum,
             f"to site {row.site}" + (f": {row.error}" if row.error else ""),
+        )
+
+
+# A repair's `detected` is the fixity failure already exported from ``corrupt_files``.
+_REPAIR_OUTCOMES = repairs.c.event.in_(("repaired", "lost"))
+
+
+def _repairs(connection: Connection, since: datetime | None) -> Iterator[PreservationEvent]:
+    """Damaged copies replaced from a verified copy (success), or found to have none (lost)."""
+    query = (
+        select(repairs, files.c.name, files.c.checksum, instances.c.path)
+        .join_from(repairs, files, repairs.c.file_id == files.c.id)
+        .outerjoin(instances, repairs.c.instance_id == instances.c.id)
+        .where(_REPAIR_OUTCOMES, _after(repairs.c.at, since))
+        .order_by(repairs.c.at, repairs.c.id)
+    )
+    for row in _rows(connection, query):
+        repaired = row.event == "repaired"
+        yield PreservationEvent(
+            f"repair-{row.id}",
+            REPAIR,
+            row.at,
+            SUCCESS if repaired else FAILURE,
+            row.name,
+            row.store,
+            row.path,
+            row.checksum if repaired else None,
+            f"{row.detail} copy replaced from {row.source}"
+            if repaired
+            else f"lost: {row.detail or 'no good copy anywhere'}",
         )
 
 

@@ -11,7 +11,7 @@ good source the damaged copy is left exactly as it is; a file with no good copy 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from datetime import timedelta
 from typing import BinaryIO
@@ -21,10 +21,12 @@ from pydantic import Field
 from ..catalog import DETECTED, LOST, Copy, Damaged, RemoteSource, UnknownStore
 from ..checksums import Checksum
 from ..config.models import Duration, StoreNames
+from ..durations import format_duration
 from ..stores import ChecksumMismatch, Store, StoreError
 from ..transfer.runs import SiteRun
 from ..transfer.sites import SiteError
 from .base import NeedsAttention, RunContext, Task, TaskInterrupted, TaskParams
+from .planning import PlanContext, PlannedAction
 from .verify import Checked, check_copies
 
 # Damaged copies looked up in the catalog at a time.
@@ -36,6 +38,7 @@ DEFAULT_WINDOW = timedelta(days=30)
 
 class RepairTask(Task):
     type = "repair"
+    plans = True
 
     class Params(TaskParams):
         stores: StoreNames = Field(min_length=1)  # whose damaged copies are repaired
@@ -51,6 +54,25 @@ class RepairTask(Task):
         params: RepairTask.Params = ctx.params
         damaged = _damaged(ctx, params.stores, params.files_per_run)
         repair_damage(ctx, damaged, params.verified_within, params.from_sites, count=True)
+
+    def plan(self, ctx: PlanContext) -> Iterator[PlannedAction]:
+        """Each damaged copy a run would replace, with the verified copies it may come from
+        (the run tries them newest first); a lost file has none and is not listed."""
+        params: RepairTask.Params = ctx.params
+        for damaged in _damaged(ctx, params.stores, params.files_per_run):
+            sources = ctx.catalog.vouchers(damaged.copy, params.verified_within)
+            if not params.from_sites:  # a remote voucher's store is `site:store`, not ours
+                sources = [s for s in sources if s.store in ctx.stores]
+            if sources:
+                yield PlannedAction(
+                    "copy",
+                    damaged.copy.store,
+                    damaged.copy.path,
+                    damaged.copy.size,
+                    f"{damaged.state}: replaced from a copy verified within "
+                    f"{format_duration(params.verified_within)}",
+                    tuple(sources),
+                )
 
 
 def repair_damage(
@@ -74,7 +96,7 @@ def repair_damage(
     repairer.finish()
 
 
-def _damaged(ctx: RunContext, stores: list[str], limit: int | None) -> Iterable[Damaged]:
+def _damaged(ctx: PlanContext, stores: list[str], limit: int | None) -> Iterable[Damaged]:
     """The damaged copies on ``stores``, a page at a time, at most ``limit``."""
     after, given = 0, 0
     while limit is None or given < limit:

@@ -9,7 +9,7 @@ verified copy on this site's stores cannot be copied from anything and is counte
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Protocol, cast
 
 from pydantic import Field
@@ -20,6 +20,7 @@ from ..config.models import StoreNames
 from ..stores import StoreError
 from .base import RunContext, Task, TaskFailed, TaskInterrupted, TaskParams
 from .copier import Copier, Wanted
+from .planning import PlanContext, PlannedAction
 from .verify import remove_stale_temps
 
 # Files judged per page of the catalog (by file id): a page's shortfalls, sources and
@@ -33,6 +34,7 @@ class _ReplicateContext(RunContext, Protocol):
 
 class ReplicateTask(Task):
     type = "replicate"
+    plans = True
 
     class Params(TaskParams):
         targets: StoreNames = Field(min_length=1)  # tried in order for each missing copy
@@ -47,11 +49,9 @@ class ReplicateTask(Task):
         except (UnknownStore, StoreError) as exc:
             raise TaskFailed(str(exc)) from None
         copier = Copier(ctx, targets, params.disable_store_on_full)
-        overrides = ctx.catalog.store_overrides()
-        # A store out of use may be a drive shipped away: reading it would find every copy
-        # gone and mark it missing, so only stores in use are copied from.
-        in_use = [n for n, s in settings.stores.items() if overrides.get(n, s.enabled)]
-        pages = _Pages(ctx, CopiesPolicy.of(settings), in_use, params.files_per_run)
+        pages = _Pages(
+            ctx, CopiesPolicy.of(settings), _in_use(ctx), params.files_per_run, ctx.should_stop
+        )
         for page in pages:
             for target in copier.open:  # what a killed run of this task left behind
                 remove_stale_temps(ctx, target, [w.source.name for w in page])
@@ -69,14 +69,44 @@ class ReplicateTask(Task):
         if ctx.should_stop() and pages.more:
             raise TaskInterrupted("stopped before every file was replicated; the next run resumes")
 
+    def plan(self, ctx: PlanContext) -> Iterator[PlannedAction]:
+        """The copies a run would make, each on the first target in use that does not hold
+        the file yet; whether that target has room is left to the run (a full one is
+        disabled or fails the run, as ``disable_store_on_full`` says)."""
+        params: ReplicateTask.Params = ctx.params
+        settings = cast(_ReplicateContext, ctx).config.settings
+        in_use = _in_use(ctx)
+        targets = [t for t in params.targets if t in in_use]
+        pages = _Pages(ctx, CopiesPolicy.of(settings), in_use, params.files_per_run, lambda: False)
+        for page in pages:
+            for wanted in page:
+                copy = wanted.source
+                why = f"below its copies rule; copied from {copy.store}"
+                for target in [t for t in targets if t not in wanted.avoid][: wanted.copies]:
+                    yield PlannedAction("copy", target, copy.name, copy.size, why)
+
+
+def _in_use(ctx: PlanContext) -> list[str]:
+    """The stores in use: a store out of use may be a drive shipped away, and reading it would
+    find every copy gone and mark it missing, so only these are copied from (or to)."""
+    settings = cast(_ReplicateContext, ctx).config.settings
+    overrides = ctx.catalog.store_overrides()
+    return [n for n, s in settings.stores.items() if overrides.get(n, s.enabled)]
+
 
 class _Pages:
     """The copies to make, a page of files at a time, with what cannot be made counted."""
 
     def __init__(
-        self, ctx: RunContext, policy: CopiesPolicy, stores: list[str], limit: int | None
+        self,
+        ctx: PlanContext,
+        policy: CopiesPolicy,
+        stores: list[str],
+        limit: int | None,
+        should_stop: Callable[[], bool],  # a run's soft timeout; a plan never stops early
     ) -> None:
         self.ctx = ctx
+        self.should_stop = should_stop
         self.policy = policy
         self.stores = stores  # where sources may be read
         self.limit = limit
@@ -98,7 +128,7 @@ class _Pages:
                 left -= len(shortfalls)
             if shortfalls:
                 yield self._wanted(shortfalls)
-            if self.ctx.should_stop():
+            if self.should_stop():
                 break
         self.more = after_id is not None
 
