@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, Select, bindparam, func, or_, select, update
+from sqlalchemy import Connection, Select, and_, bindparam, func, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from sexton.checksums import Checksum
@@ -85,30 +85,81 @@ def fetch_copies(connection: Connection, query: CopyQuery) -> list[Copy]:
     return [Copy(*row) for row in connection.execute(query)]
 
 
+@dataclass(frozen=True, slots=True)
+class DueKey:
+    """Where a page of due copies ended, in their order: the next page starts after it."""
+
+    verified_at: datetime | None
+    instance_id: int
+
+
 def due_for_check(
     connection: Connection,
     store: str,
     verified_before: datetime | None,
     created_after: datetime | None,
-    limit: int | None,
-) -> list[int]:
-    """Ids of present copies on ``store`` (not verified since ``verified_before``, if given),
-    least recently verified (never verified first), at most ``limit``.
+    after: DueKey | None,
+    limit: int,
+) -> list[DueKey]:
+    """The next ``limit`` present copies on ``store`` (not verified since ``verified_before``,
+    if given), least recently verified (never verified first), resuming after the key ``after``.
 
-    Ids only, so a run over a million-copy store holds a list of integers, not of records,
-    and a copy that cannot be read is not fetched again and again by the same run.
+    Keys only, a page at a time, so a run over a store of any size holds one page of integers,
+    and a copy that cannot be read is left behind by the key instead of being met again. A
+    copy the run verifies moves to the end of the order: a run takes no more than it counted
+    at its start (``count_due``), so it stops before meeting it again.
     """
-    query = select(instances.c.id).where(instances.c.store == store, instances.c.state == PRESENT)
+    query = select(instances.c.verified_at, instances.c.id).where(
+        *_due(store, verified_before, created_after)
+    )
+    if created_after is not None:
+        query = query.join_from(instances, files, instances.c.file_id == files.c.id)
+    if after is not None:
+        query = query.where(_past(after))
+    query = query.order_by(instances.c.verified_at.asc().nulls_first(), instances.c.id)
+    return [DueKey(*row) for row in connection.execute(query.limit(limit))]
+
+
+def count_due(
+    connection: Connection,
+    store: str,
+    verified_before: datetime | None,
+    created_after: datetime | None,
+    limit: int | None,
+) -> int:
+    """How many copies ``due_for_check`` will page through (at most ``limit``): a run's total."""
+    due = select(instances.c.id).where(*_due(store, verified_before, created_after))
+    if created_after is not None:
+        due = due.join_from(instances, files, instances.c.file_id == files.c.id)
+    query = select(func.count()).select_from(due.limit(limit).subquery())
+    return int(connection.execute(query).scalar_one())
+
+
+def _due(
+    store: str, verified_before: datetime | None, created_after: datetime | None
+) -> list[ColumnElement[bool]]:
+    conditions = [instances.c.store == store, instances.c.state == PRESENT]
     if verified_before is not None:
-        query = query.where(
+        conditions.append(
             or_(instances.c.verified_at.is_(None), instances.c.verified_at < verified_before)
         )
     if created_after is not None:
-        query = query.join_from(instances, files, instances.c.file_id == files.c.id).where(
-            file_age(created_after)
+        conditions.append(file_age(created_after))
+    return conditions
+
+
+def _past(key: DueKey) -> ColumnElement[bool]:
+    """Copies after ``key`` in (verified_at NULLS FIRST, id) order. Written out rather than as
+    a row comparison, which NULL defeats; the ``>=`` bound lets the index range-scan."""
+    if key.verified_at is None:
+        return or_(
+            and_(instances.c.verified_at.is_(None), instances.c.id > key.instance_id),
+            instances.c.verified_at.is_not(None),
         )
-    query = query.order_by(instances.c.verified_at.asc().nulls_first(), instances.c.id)
-    return list(connection.execute(query.limit(limit)).scalars())
+    return and_(
+        instances.c.verified_at >= key.verified_at,
+        or_(instances.c.verified_at > key.verified_at, instances.c.id > key.instance_id),
+    )
 
 
 def copies_by_id(connection: Connection, ids: Sequence[int]) -> list[Copy]:

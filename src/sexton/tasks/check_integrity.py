@@ -10,7 +10,7 @@ killed writers left beside the checked copies are removed once stale.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from datetime import timedelta
 
 from pydantic import Field
@@ -21,8 +21,6 @@ from ..stores import Store, StoreError
 from .base import NeedsAttention, RunContext, Task, TaskFailed, TaskInterrupted, TaskParams
 from .verify import Checked, check_copies, remove_stale_temps
 
-# Copies looked up in the catalog at a time.
-BATCH = 256
 # Corrupt copies named in the run's error; the events list them all.
 NAMED_IN_ERROR = 5
 
@@ -45,22 +43,19 @@ class CheckIntegrityTask(Task):
         except (UnknownStore, StoreError) as exc:
             raise TaskFailed(str(exc)) from None
         now = ctx.now()
+        verified_before = created_after = None
         if params.rolling:
-            due = ctx.catalog.due_for_check(
-                store.name, verified_before=now - params.cycle, limit=params.files_per_run
-            )
-        else:
-            window = None if params.age_in_days is None else timedelta(days=params.age_in_days)
-            due = ctx.catalog.due_for_check(
-                store.name,
-                created_after=None if window is None else now - window,
-                limit=params.files_per_run,
-            )
-        ctx.progress(total=len(due))
+            verified_before = now - params.cycle
+        elif params.age_in_days is not None:
+            created_after = now - timedelta(days=params.age_in_days)
+        due = (store.name, verified_before, created_after)
+        total = ctx.catalog.count_due(*due, limit=params.files_per_run)
+        ctx.progress(total=total)
+        pages = ctx.catalog.due_for_check(*due, limit=total)
         algorithm = params.algorithm or ctx.catalog.checksum
         checked = Checked()
         try:
-            check_copies(ctx, store, _copies(ctx, store, due), algorithm, checked)
+            check_copies(ctx, store, _copies(ctx, store, pages), algorithm, checked)
         except StoreError as exc:
             raise TaskFailed(str(exc)) from None
         ctx.event("checked", store=store.name, **checked.to_json())
@@ -75,10 +70,10 @@ class CheckIntegrityTask(Task):
             raise TaskInterrupted("stopped before every due copy was checked; the next run resumes")
 
 
-def _copies(ctx: RunContext, store: Store, due: Sequence[int]) -> Iterator[Copy]:
-    """The due copies, looked up a batch at a time as the hashing reaches them; what killed
-    writers left beside them is cleared first."""
-    for start in range(0, len(due), BATCH):
-        copies = ctx.catalog.copies(due[start : start + BATCH])
+def _copies(ctx: RunContext, store: Store, pages: Iterable[list[int]]) -> Iterator[Copy]:
+    """The due copies, a page at a time as the hashing reaches them; what killed writers
+    left beside them is cleared first."""
+    for ids in pages:
+        copies = ctx.catalog.copies(ids)
         remove_stale_temps(ctx, store, [c.path for c in copies])
         yield from copies

@@ -10,7 +10,7 @@ waits on its own fsync, and overlapping them keeps the disks and the hashing bus
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import suppress
 from datetime import timedelta
@@ -68,15 +68,19 @@ class CreateLocalCloneTask(Task):
         unhashed = ctx.catalog.unhashed(source.name, names, window)
         if unhashed:
             ctx.event("skipped", reason="no checksum yet: run check_integrity", files=unhashed)
-        todo = ctx.catalog.uncloned(source.name, names, window, params.files_per_run)
-        ctx.progress(total=len(todo))
+        todo = (source.name, names, window, params.files_per_run)
+        total = ctx.catalog.count_uncloned(*todo)
+        ctx.progress(total=total)
         cloner = _Cloner(ctx, source, destinations, params.disable_store_on_full)
-        for destination in cloner.open:  # what a killed run of this task left behind
-            remove_stale_temps(ctx, destination, [c.name for c in todo])
-        cloner.clone_all(todo)
+        # What a killed run of this task left behind, cleared in a pass of its own: during
+        # the cloning, a page's directories may hold this run's own temporary files.
+        for page in ctx.catalog.uncloned(*todo):
+            for destination in cloner.open:
+                remove_stale_temps(ctx, destination, [c.name for c in page])
+        cloner.clone_all(copy for page in ctx.catalog.uncloned(*todo) for copy in page)
         ctx.event("cloned", **cloner.counts())
         cloner.raise_findings()
-        if ctx.should_stop() and cloner.done < len(todo):
+        if ctx.should_stop() and cloner.done < total:
             raise TaskInterrupted("stopped before every file was cloned; the next run resumes")
 
 
@@ -103,7 +107,7 @@ class _Cloner:
         self.bad_copies = 0  # copies that failed their checksum while the source is fine
         self._pending: dict[Future[_Written], tuple[Copy, Store]] = {}
 
-    def clone_all(self, todo: Sequence[Copy]) -> None:
+    def clone_all(self, todo: Iterable[Copy]) -> None:
         """Put one verified copy of each file on the first open destination with room.
 
         On a failure, the copies in flight finish and those that completed are registered
