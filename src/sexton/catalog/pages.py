@@ -24,14 +24,13 @@ def keyset_pages(
     fetch: Callable[[Connection, Key | None, int], list[Row]],
     key: Callable[[Row], Key],
     limit: int | None,
-    page_size: int = PAGE_SIZE,
 ) -> Iterator[list[Row]]:
     """Pages of ``fetch(connection, after, size)`` (rows after the key ``after``, None for the
     first page, at most ``size``), until it returns a short page or ``limit`` rows came."""
     after: Key | None = None
     left = limit
     while left is None or left > 0:
-        size = page_size if left is None else min(page_size, left)
+        size = PAGE_SIZE if left is None else min(PAGE_SIZE, left)
         with reading(engine) as connection:
             page = fetch(connection, after, size)
         if page:
