@@ -273,21 +273,6 @@ SELECT (SELECT id FROM files WHERE name = b.name), %(store)s, b.name, %(state)s,
        b.checksum
 FROM scan_batch b ORDER BY b.name
 """
-# No name catalogued yet: both tables in one statement, each copy taking the id its file's
-# insert returned, instead of probing the name index of files once per copy. The files go
-# in by name order (the index locks, as above); the join is hashed, as the planner sees the
-# temporary table's size from its pages.
-_PG_INSERT_NEW = (
-    "WITH new AS ("
-    + _PG_INSERT_FILES
-    + """RETURNING id, name)
-INSERT INTO instances (file_id, store, path, state, size_seen, mtime_seen, seen_at, swept,
-                       verified_at, verified_checksum)
-SELECT new.id, %(store)s, b.name, %(state)s, b.size, b.mtime, %(now)s, %(sweep)s,
-       CASE WHEN b.checksum IS NULL THEN NULL ELSE %(now)s END, b.checksum
-FROM scan_batch b JOIN new ON new.name = b.name ORDER BY b.name
-"""
-)
 # On conflict, as for SQLite above.
 _PG_UPSERT_FILES = (
     _PG_INSERT_FILES
@@ -327,7 +312,8 @@ def _add_new_postgresql(
         if not expect_conflicts:
             try:
                 with connection.begin_nested():
-                    cursor.execute(_PG_INSERT_NEW, files_params | copies_params)
+                    cursor.execute(_PG_INSERT_FILES, files_params)
+                    cursor.execute(_PG_INSERT_COPIES, copies_params)
                 return False
             except UniqueViolation:
                 pass  # the savepoint is undone: insert the batch again, merging
