@@ -172,7 +172,9 @@ def child(database: str, copies: int) -> None:
         timed("catalog stats", lambda: catalog.stats(stores))
         server = ApiServer(instance)
         url = server.start()
-        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {READ_TOKEN}"}) as web:
+        with httpx.Client(
+            base_url=url, timeout=600, headers={"Authorization": f"Bearer {READ_TOKEN}"}
+        ) as web:
             web.get("/").raise_for_status()  # templates compiled, connections opened
             timed("dashboard /", lambda: web.get("/").raise_for_status())
         server.stop()
@@ -190,13 +192,14 @@ def child(database: str, copies: int) -> None:
 
 
 def measure(kind: str, copies: int) -> dict[str, object]:
-    out = subprocess.run(
+    done = subprocess.run(
         [sys.executable, __file__, "--child", database_url(kind, copies), str(copies)],
-        check=True,
         capture_output=True,
         text=True,
-    ).stdout
-    return json.loads(out)  # type: ignore[no-any-return]
+    )
+    if done.returncode != 0:
+        sys.exit(f"{kind} {copies:,} copies: the measurement failed:\n{done.stderr}")
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
 
 
 PER_ITEM = {"fixity pages": "due", "rescan": "copies"}  # costs that should be flat per copy
