@@ -101,13 +101,42 @@ def make_catalog(kind: str, copies: int) -> float:
         (PG_FILES, PG_COPIES) if kind == "postgres" else (SQLITE_FILES, SQLITE_COPIES)
     )
     with engine.begin() as connection:
+        rebuilt = _without_indexes(connection) if kind == "postgres" else []
         connection.execute(sa.text(files), {"n": copies, "epoch": EPOCH})
         connection.execute(sa.text(instances), {"epoch": EPOCH})
+        for statement in rebuilt:
+            connection.execute(sa.text(statement))
     with engine.connect() as connection:
         connection.execute(sa.text("ANALYZE"))
         connection.commit()
     engine.dispose()
     return time.perf_counter() - start
+
+
+def _without_indexes(connection: sa.Connection) -> list[str]:
+    """Drop the migrations' indexes and constraints (but the primary keys) of files and
+    instances; return the statements that make them again, exactly as they were. Building
+    an index once over 10M rows is many times faster than updating it 10M times."""
+    constraints = connection.execute(
+        sa.text(
+            "SELECT 'ALTER TABLE ' || conrelid::regclass || ' ADD CONSTRAINT ' || conname"
+            " || ' ' || pg_get_constraintdef(oid), conrelid::regclass::text, conname"
+            " FROM pg_constraint WHERE conrelid IN ('files'::regclass, 'instances'::regclass)"
+            " AND contype IN ('f', 'u') ORDER BY contype"
+        )
+    ).all()
+    indexes = connection.execute(
+        sa.text(
+            "SELECT indexdef, indexname FROM pg_indexes WHERE schemaname = current_schema()"
+            " AND tablename IN ('files', 'instances') AND indexname NOT IN"
+            " (SELECT conname FROM pg_constraint WHERE contype IN ('p', 'u'))"
+        )
+    ).all()
+    for _, table, name in constraints:  # the foreign key ('f') first, then what it needs
+        connection.execute(sa.text(f"ALTER TABLE {table} DROP CONSTRAINT {name}"))
+    for _, name in indexes:
+        connection.execute(sa.text(f"DROP INDEX {name}"))
+    return [r[0] for r in reversed(constraints)] + [r[0] for r in indexes]
 
 
 def _whole(kind: str, copies: int) -> bool:
