@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, Select, and_, bindparam, func, or_, select, update
+from sqlalchemy import Connection, Select, bindparam, func, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from sexton.checksums import Checksum
@@ -109,15 +109,34 @@ def due_for_check(
     copy the run verifies moves to the end of the order: a run takes no more than it counted
     at its start (``count_due``), so it stops before meeting it again.
     """
-    query = select(instances.c.verified_at, instances.c.id).where(
+    due = select(instances.c.verified_at, instances.c.id).where(
         *_due(store, verified_before, created_after)
     )
     if created_after is not None:
-        query = query.join_from(instances, files, instances.c.file_id == files.c.id)
-    if after is not None:
-        query = query.where(_past(after))
-    query = query.order_by(instances.c.verified_at.asc().nulls_first(), instances.c.id)
-    return [DueKey(*row) for row in connection.execute(query.limit(limit))]
+        due = due.join_from(instances, files, instances.c.file_id == files.c.id)
+    # Never verified, then verified, each in an order the index gives: one query ordered
+    # NULLS FIRST would sort every due copy for each page on PostgreSQL, whose index keeps
+    # NULLs last.
+    page: list[DueKey] = []
+    if after is None or after.verified_at is None:
+        unverified = due.where(instances.c.verified_at.is_(None))
+        if after is not None:
+            unverified = unverified.where(instances.c.id > after.instance_id)
+        query = unverified.order_by(instances.c.id).limit(limit)
+        page = [DueKey(*row) for row in connection.execute(query)]
+    if len(page) < limit:
+        verified = due.where(instances.c.verified_at.is_not(None))
+        if after is not None and after.verified_at is not None:
+            verified = verified.where(
+                instances.c.verified_at >= after.verified_at,  # a range the index scans
+                or_(
+                    instances.c.verified_at > after.verified_at,
+                    instances.c.id > after.instance_id,
+                ),
+            )
+        query = verified.order_by(instances.c.verified_at, instances.c.id)
+        page += [DueKey(*row) for row in connection.execute(query.limit(limit - len(page)))]
+    return page
 
 
 def count_due(
@@ -146,20 +165,6 @@ def _due(
     if created_after is not None:
         conditions.append(file_age(created_after))
     return conditions
-
-
-def _past(key: DueKey) -> ColumnElement[bool]:
-    """Copies after ``key`` in (verified_at NULLS FIRST, id) order. Written out rather than as
-    a row comparison, which NULL defeats; the ``>=`` bound lets the index range-scan."""
-    if key.verified_at is None:
-        return or_(
-            and_(instances.c.verified_at.is_(None), instances.c.id > key.instance_id),
-            instances.c.verified_at.is_not(None),
-        )
-    return and_(
-        instances.c.verified_at >= key.verified_at,
-        or_(instances.c.verified_at > key.verified_at, instances.c.id > key.instance_id),
-    )
 
 
 def copies_by_id(connection: Connection, ids: Sequence[int]) -> list[Copy]:
