@@ -34,10 +34,11 @@ from .copies import VerifiedCopy
 from .deletion import Voucher
 from .errors import CatalogError, UnknownFile, UnknownStore
 from .events import EventFile, PreservationEvent
-from .fixity import Copy, Finding, copies_query, fetch_copies
+from .fixity import Copy, DueKey, Finding, copies_query, fetch_copies
 from .ingest import Arrival, Standing
 from .listing import read_listing, root_of
 from .marks import ORDERS, Order
+from .pages import keyset_pages
 from .reconcile import Listing, Progress, ScanPlan, reconcile
 from .records import (
     PRESENT,
@@ -222,10 +223,29 @@ class Catalog:
         verified_before: datetime | None = None,
         created_after: datetime | None = None,
         limit: int | None = None,
-    ) -> list[int]:
-        """Ids of present copies on ``store`` to check, least recently verified first."""
+    ) -> Iterator[list[int]]:
+        """Pages of ids of present copies on ``store`` to check, least recently verified
+        first. Pass the ``count_due`` of the run's start as ``limit``: a copy checked meanwhile
+        moves to the end of the order, and must not be met twice."""
+
+        def page(connection: Connection, after: DueKey | None, size: int) -> list[DueKey]:
+            return fixity.due_for_check(
+                connection, store, verified_before, created_after, after, size
+            )
+
+        for keys in keyset_pages(self.engine, page, lambda key: key, limit):
+            yield [key.instance_id for key in keys]
+
+    def count_due(
+        self,
+        store: str,
+        verified_before: datetime | None = None,
+        created_after: datetime | None = None,
+        limit: int | None = None,
+    ) -> int:
+        """How many copies are due now (at most ``limit``): a run's total, and its limit."""
         with reading(self.engine) as connection:
-            return fixity.due_for_check(connection, store, verified_before, created_after, limit)
+            return fixity.count_due(connection, store, verified_before, created_after, limit)
 
     def due_id_ranges(
         self,
@@ -291,10 +311,23 @@ class Catalog:
         destinations: Sequence[str],
         created_after: datetime | None = None,
         limit: int | None = None,
-    ) -> list[Copy]:
-        """Copies on ``source`` of hashed files that no destination holds."""
+    ) -> Iterator[list[Copy]]:
+        """Pages of copies on ``source`` of hashed files that no destination holds."""
+
+        def page(connection: Connection, after: copies.FileKey | None, size: int) -> list[Copy]:
+            return copies.uncloned(connection, source, destinations, created_after, after, size)
+
+        yield from keyset_pages(self.engine, page, copies.file_key, limit)
+
+    def count_uncloned(
+        self,
+        source: str,
+        destinations: Sequence[str],
+        created_after: datetime | None = None,
+        limit: int | None = None,
+    ) -> int:
         with reading(self.engine) as connection:
-            return copies.uncloned(connection, source, destinations, created_after, limit)
+            return copies.count_uncloned(connection, source, destinations, created_after, limit)
 
     def unhashed(
         self, source: str, destinations: Sequence[str], created_after: datetime | None = None

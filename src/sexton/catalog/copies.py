@@ -9,7 +9,18 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, exists, func, literal, select, update
+from sqlalchemy import (
+    Connection,
+    Select,
+    and_,
+    bindparam,
+    exists,
+    func,
+    literal,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.sql.elements import ColumnElement
 
 from sexton.db.catalog_tables import files, instances
@@ -39,32 +50,64 @@ def _uncloned(
     return conditions
 
 
+# Where a page of uncloned copies ended: (file id, instance id), their order.
+FileKey = tuple[int, int]
+
+
+def file_key(copy: Copy) -> FileKey:
+    return (copy.file_id, copy.instance_id)
+
+
 def uncloned(
     connection: Connection,
     source: str,
     destinations: Sequence[str],
     created_after: datetime | None,
-    limit: int | None,
+    after: FileKey | None,
+    limit: int,
 ) -> list[Copy]:
-    """Present copies on ``source`` of checksummed files with no copy on any destination,
-    oldest file first. Files never hashed are left out: a clone cannot be verified
-    against nothing (``unhashed`` counts them)."""
-    query = copies_query().where(
-        *_uncloned(source, destinations, created_after), files.c.checksum.is_not(None)
-    )
-    return fetch_copies(connection, query.order_by(files.c.id).limit(limit))
+    """The next ``limit`` present copies on ``source`` of checksummed files with no copy on
+    any destination, oldest file first, after the key ``after``. Files never hashed are left
+    out: a clone cannot be verified against nothing (``unhashed`` counts them)."""
+    query = copies_query().where(*_uncloned(source, destinations, created_after), _hashed())
+    if after is not None:
+        query = query.where(tuple_(files.c.id, instances.c.id) > tuple_(*after))
+    return fetch_copies(connection, query.order_by(files.c.id, instances.c.id).limit(limit))
+
+
+def count_uncloned(
+    connection: Connection,
+    source: str,
+    destinations: Sequence[str],
+    created_after: datetime | None,
+    limit: int | None,
+) -> int:
+    """How many copies ``uncloned`` will page through (at most ``limit``): a run's total."""
+    query = _count(_uncloned(source, destinations, created_after) + [_hashed()], limit)
+    return int(connection.execute(query).scalar_one())
 
 
 def unhashed(
     connection: Connection, source: str, destinations: Sequence[str], created_after: datetime | None
 ) -> int:
     """Files the clone would copy but cannot, for want of a checksum."""
-    query = (
-        select(func.count())
+    conditions = _uncloned(source, destinations, created_after) + [files.c.checksum.is_(None)]
+    return int(connection.execute(_count(conditions, None)).scalar_one())
+
+
+def _hashed() -> ColumnElement[bool]:
+    return files.c.checksum.is_not(None)
+
+
+def _count(conditions: list[ColumnElement[bool]], limit: int | None) -> Select[int]:
+    """Copies matching ``conditions`` (with their files joined), at most ``limit``."""
+    matching = (
+        select(instances.c.id)
         .select_from(instances.join(files, instances.c.file_id == files.c.id))
-        .where(and_(*_uncloned(source, destinations, created_after)), files.c.checksum.is_(None))
+        .where(and_(*conditions))
+        .limit(limit)
     )
-    return int(connection.execute(query).scalar_one())
+    return select(func.count()).select_from(matching.subquery())
 
 
 def store_used(connection: Connection, store: str) -> int:

@@ -85,30 +85,86 @@ def fetch_copies(connection: Connection, query: CopyQuery) -> list[Copy]:
     return [Copy(*row) for row in connection.execute(query)]
 
 
+@dataclass(frozen=True, slots=True)
+class DueKey:
+    """Where a page of due copies ended, in their order: the next page starts after it."""
+
+    verified_at: datetime | None
+    instance_id: int
+
+
 def due_for_check(
     connection: Connection,
     store: str,
     verified_before: datetime | None,
     created_after: datetime | None,
-    limit: int | None,
-) -> list[int]:
-    """Ids of present copies on ``store`` (not verified since ``verified_before``, if given),
-    least recently verified (never verified first), at most ``limit``.
+    after: DueKey | None,
+    limit: int,
+) -> list[DueKey]:
+    """The next ``limit`` present copies on ``store`` (not verified since ``verified_before``,
+    if given), least recently verified (never verified first), resuming after the key ``after``.
 
-    Ids only, so a run over a million-copy store holds a list of integers, not of records,
-    and a copy that cannot be read is not fetched again and again by the same run.
+    Keys only, a page at a time, so a run over a store of any size holds one page of integers,
+    and a copy that cannot be read is left behind by the key instead of being met again. A
+    copy the run verifies moves to the end of the order: a run takes no more than it counted
+    at its start (``count_due``), so it stops before meeting it again.
     """
-    query = select(instances.c.id).where(instances.c.store == store, instances.c.state == PRESENT)
+    due = select(instances.c.verified_at, instances.c.id).where(
+        *_due(store, verified_before, created_after)
+    )
+    if created_after is not None:
+        due = due.join_from(instances, files, instances.c.file_id == files.c.id)
+    # Never verified, then verified, each in an order the index gives: one query ordered
+    # NULLS FIRST would sort every due copy for each page on PostgreSQL, whose index keeps
+    # NULLs last.
+    page: list[DueKey] = []
+    if after is None or after.verified_at is None:
+        unverified = due.where(instances.c.verified_at.is_(None))
+        if after is not None:
+            unverified = unverified.where(instances.c.id > after.instance_id)
+        query = unverified.order_by(instances.c.id).limit(limit)
+        page = [DueKey(*row) for row in connection.execute(query)]
+    if len(page) < limit:
+        verified = due.where(instances.c.verified_at.is_not(None))
+        if after is not None and after.verified_at is not None:
+            verified = verified.where(
+                instances.c.verified_at >= after.verified_at,  # a range the index scans
+                or_(
+                    instances.c.verified_at > after.verified_at,
+                    instances.c.id > after.instance_id,
+                ),
+            )
+        query = verified.order_by(instances.c.verified_at, instances.c.id)
+        page += [DueKey(*row) for row in connection.execute(query.limit(limit - len(page)))]
+    return page
+
+
+def count_due(
+    connection: Connection,
+    store: str,
+    verified_before: datetime | None,
+    created_after: datetime | None,
+    limit: int | None,
+) -> int:
+    """How many copies ``due_for_check`` will page through (at most ``limit``): a run's total."""
+    due = select(instances.c.id).where(*_due(store, verified_before, created_after))
+    if created_after is not None:
+        due = due.join_from(instances, files, instances.c.file_id == files.c.id)
+    query = select(func.count()).select_from(due.limit(limit).subquery())
+    return int(connection.execute(query).scalar_one())
+
+
+def _due(
+    store: str, verified_before: datetime | None, created_after: datetime | None
+) -> list[ColumnElement[bool]]:
+    conditions = [instances.c.store == store, instances.c.state == PRESENT]
     if verified_before is not None:
-        query = query.where(
+        conditions.append(
             or_(instances.c.verified_at.is_(None), instances.c.verified_at < verified_before)
         )
     if created_after is not None:
-        query = query.join_from(instances, files, instances.c.file_id == files.c.id).where(
-            file_age(created_after)
-        )
-    query = query.order_by(instances.c.verified_at.asc().nulls_first(), instances.c.id)
-    return list(connection.execute(query.limit(limit)).scalars())
+        conditions.append(file_age(created_after))
+    return conditions
 
 
 def copies_by_id(connection: Connection, ids: Sequence[int]) -> list[Copy]:

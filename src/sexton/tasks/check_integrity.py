@@ -12,7 +12,7 @@ checked copies are removed once stale.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 
 from pydantic import Field
@@ -32,8 +32,6 @@ from .base import (
 from .repair import DEFAULT_WINDOW, repair_damage
 from .verify import Checked, Verify, check_copies, remove_stale_temps
 
-# Copies looked up in the catalog at a time.
-BATCH = 256
 # Corrupt copies named in the run's error; the events list them all.
 NAMED_IN_ERROR = 5
 
@@ -61,18 +59,14 @@ class CheckIntegrityTask(Task):
         params: CheckIntegrityTask.Params = ctx.params
         store = _store(ctx, params)
         now = ctx.now()
+        verified_before = created_after = None
         if params.rolling:
-            due = ctx.catalog.due_for_check(
-                store.name, verified_before=now - params.cycle, limit=params.files_per_run
-            )
-        else:
-            window = None if params.age_in_days is None else timedelta(days=params.age_in_days)
-            due = ctx.catalog.due_for_check(
-                store.name,
-                created_after=None if window is None else now - window,
-                limit=params.files_per_run,
-            )
-        _check(ctx, store, due, params)
+            verified_before = now - params.cycle
+        elif params.age_in_days is not None:
+            created_after = now - timedelta(days=params.age_in_days)
+        due = (store.name, verified_before, created_after)
+        total = ctx.catalog.count_due(*due, limit=params.files_per_run)
+        _check(ctx, store, ctx.catalog.due_for_check(*due, limit=total), total, params)
 
     # -- fan_out: shards are ranges of instance ids ------------------------------------------
 
@@ -95,7 +89,7 @@ class CheckIntegrityTask(Task):
         due = ctx.catalog.due_between(
             store.name, shard.after_id, shard.upto_id, verified_before, created_after
         )
-        _check(ctx, store, due, params)
+        _check(ctx, store, [due], len(due), params)
 
 
 def _store(ctx: RunContext, params: CheckIntegrityTask.Params) -> Store:
@@ -117,11 +111,15 @@ def _due_since(
 
 
 def _check(
-    ctx: RunContext, store: Store, due: Sequence[int], params: CheckIntegrityTask.Params
+    ctx: RunContext,
+    store: Store,
+    due: Iterable[list[int]],
+    total: int,
+    params: CheckIntegrityTask.Params,
 ) -> None:
-    """Check the ``due`` copies, repair them if asked, and end the run (or shard) as what was
-    found requires."""
-    ctx.progress(total=len(due))
+    """Check the ``due`` copies (pages of ids, ``total`` of them), repair them if asked, and
+    end the run (or shard) as what was found requires."""
+    ctx.progress(total=total)
     algorithm = params.algorithm or ctx.catalog.checksum
     checked = Checked()
     try:
@@ -146,10 +144,10 @@ def _check(
         raise TaskInterrupted("stopped before every due copy was checked; the next run resumes")
 
 
-def _copies(ctx: RunContext, store: Store, due: Sequence[int]) -> Iterator[Copy]:
-    """The due copies, looked up a batch at a time as the hashing reaches them; what killed
-    writers left beside them is cleared first."""
-    for start in range(0, len(due), BATCH):
-        copies = ctx.catalog.copies(due[start : start + BATCH])
+def _copies(ctx: RunContext, store: Store, pages: Iterable[list[int]]) -> Iterator[Copy]:
+    """The due copies, a page at a time as the hashing reaches them; what killed writers
+    left beside them is cleared first."""
+    for ids in pages:
+        copies = ctx.catalog.copies(ids)
         remove_stale_temps(ctx, store, [c.path for c in copies])
         yield from copies

@@ -41,15 +41,19 @@ class CreateLocalCloneTask(Task):
         unhashed = ctx.catalog.unhashed(source.name, names, window)
         if unhashed:
             ctx.event("skipped", reason="no checksum yet: run check_integrity", files=unhashed)
-        todo = ctx.catalog.uncloned(source.name, names, window, params.files_per_run)
-        ctx.progress(total=len(todo))
+        todo = (source.name, names, window, params.files_per_run)
+        total = ctx.catalog.count_uncloned(*todo)
+        ctx.progress(total=total)
         cloner = Copier(ctx, destinations, params.disable_store_on_full)
-        for destination in cloner.open:  # what a killed run of this task left behind
-            remove_stale_temps(ctx, destination, [c.name for c in todo])
-        cloner.copy_all(Wanted(copy) for copy in todo)
+        # What a killed run of this task left behind, cleared in a pass of its own: during
+        # the cloning, a page's directories may hold this run's own temporary files.
+        for page in ctx.catalog.uncloned(*todo):
+            for destination in cloner.open:
+                remove_stale_temps(ctx, destination, [c.name for c in page])
+        cloner.copy_all(Wanted(copy) for page in ctx.catalog.uncloned(*todo) for copy in page)
         ctx.event("cloned", **cloner.counts())
         cloner.raise_findings()
-        if ctx.should_stop() and cloner.done < len(todo):
+        if ctx.should_stop() and cloner.done < total:
             raise TaskInterrupted("stopped before every file was cloned; the next run resumes")
 
     def plan(self, ctx: PlanContext) -> Iterator[PlannedAction]:
@@ -65,7 +69,7 @@ class CreateLocalCloneTask(Task):
             {d.name: ctx.catalog.store_used(d.name) for d in destinations},
         )
         age = "any age" if params.age_in_days is None else f"newer than {params.age_in_days} days"
-        for copy in todo:
+        for copy in (copy for page in todo for copy in page):
             destination = room.place(copy.size, full=params.disable_store_on_full)
             if destination is None:
                 return  # the run stops here: every destination is full
