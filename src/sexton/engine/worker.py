@@ -10,6 +10,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Collection
+from datetime import datetime
 
 from sqlalchemy import insert, update
 
@@ -78,14 +79,16 @@ class Worker:
         run = self.book.claim(self.tasks, self.id, self.clock.now(), self.settings.lease)
         return self.execute(run) if run is not None else None
 
-    def execute(
-        self, run: Run, on_progress: Callable[[int, int, int | None], None] | None = None
-    ) -> Run | None:
-        """Run a claimed run and record how it ended; None if the run was taken from us."""
-        spec = self.config.tasks[run.task]
-        ctx = EngineRunContext(
+    def _context(
+        self,
+        run: Run,
+        on_progress: Callable[[int, int, int | None], None] | None = None,
+        started: datetime | None = None,
+    ) -> EngineRunContext:
+        """The context a run, or one shard of it (timed from the run's start), works in."""
+        return EngineRunContext(
             run,
-            spec,
+            self.config.tasks[run.task],
             self.config,
             self.book.engine,
             self.clock,
@@ -93,7 +96,15 @@ class Worker:
             self.settings.kill_grace,
             on_progress=on_progress,
             on_event=lambda text: self._record_event(run, text),
+            started=started,
         )
+
+    def execute(
+        self, run: Run, on_progress: Callable[[int, int, int | None], None] | None = None
+    ) -> Run | None:
+        """Run a claimed run and record how it ended; None if the run was taken from us."""
+        spec = self.config.tasks[run.task]
+        ctx = self._context(run, on_progress=on_progress)
         with self._held_lock:
             self._held[run.id] = (run, ctx)
         log.info("run %s of %s started (%s, attempt %s)", run.id, run.task, run.reason, run.attempt)
@@ -197,17 +208,7 @@ class Worker:
         if shard is None or run is None:
             return False
         spec = self.config.tasks[run.task]
-        ctx = EngineRunContext(
-            run,
-            spec,
-            self.config,
-            self.book.engine,
-            self.clock,
-            self.stopping,
-            self.settings.kill_grace,
-            on_event=lambda text: self._record_event(run, text),
-            started=run.started_at,
-        )
+        ctx = self._context(run, started=run.started_at)
         with self._held_lock:
             self._held_shards[shard.id] = ctx
         try:
