@@ -163,7 +163,9 @@ def check_the_repair_the_banner_gives(demo: Demo, banner: str) -> None:
     (clone,) = glob.glob(str(demo.root / "clones" / "*" / "records" / "record-0.txt"))
     damaged = demo.root / "store" / "records" / "record-0.txt"
     assert damaged.read_bytes() != Path(clone).read_bytes()
+    assert "Damaged files" in httpx.get(f"{demo.base}/").text
     sexton("run", "repair-store", "-c", demo.config)
+    assert "Damaged files" not in httpx.get(f"{demo.base}/").text
     assert damaged.read_bytes() == Path(clone).read_bytes()
     shown = json.loads(
         sexton("catalog", "show", "records/record-0.txt", "--json", "-c", demo.config)

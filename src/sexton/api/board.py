@@ -9,12 +9,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
-from ..catalog import Catalog, StoreStats
+from ..catalog import PRESENT, Catalog, StoreStats
 from ..config import TaskSpec
 from ..db import reading
-from ..db.catalog_tables import corrupt_files, files
+from ..db.catalog_tables import corrupt_files, files, instances
 from ..db.tables import runs, task_state
 from ..engine.monitor import Monitor, TaskStatus
 from ..engine.record import Run, list_runs
@@ -89,6 +89,10 @@ def gather(instance: Instance, stores: Mapping[str, Store]) -> Board:
                 corrupt_files.c.actual,
             )
             .join_from(corrupt_files, files, corrupt_files.c.file_id == files.c.id)
+            .outerjoin(instances, corrupt_files.c.instance_id == instances.c.id)
+            # A copy present again (repaired, or restored and rescanned) is no longer damage;
+            # its record stays in the file's history (`sexton catalog show`).
+            .where(or_(instances.c.id.is_(None), instances.c.state != PRESENT))
             .order_by(corrupt_files.c.last_seen.desc())
             .limit(CORRUPT_SHOWN)
         ).all()
