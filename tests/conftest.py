@@ -20,6 +20,9 @@ from sexton.config import Config, load_config
 from sexton.engine.service import Instance
 from sexton.tasks import registry
 
+# The two-site fixture (`two_sites`), for the transfer tests and the repair tests alike.
+pytest_plugins = ["transfer.transfer_sites"]
+
 PG_URL = os.environ.get("SEXTON_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 

@@ -26,7 +26,6 @@ from transfer.transfer_sites import (
     TO_DESTINATION,
     Site,
     destination_body,
-    free_port,
     source_head,
     write_files,
 )
@@ -204,18 +203,6 @@ def test_validate_refuses_a_repair_into_a_read_only_store(tmp_path: Path) -> Non
         f"{config}:6: tasks[2].stores: store 'ro' is read_only, but 'stores' makes this "
         "task write into it",
     ], done.stderr
-
-
-@pytest.fixture
-def two_sites(tmp_path: Path, postgres_url: str) -> Iterator[tuple[Site, Site]]:
-    """The transfer tests' two sites: the source on SQLite, the destination on PostgreSQL."""
-    source_root = tmp_path / "source"
-    source_root.mkdir()
-    source = Site("source", source_root, f"sqlite:///{source_root / 'sexton.db'}", free_port())
-    destination = Site("destination", tmp_path / "destination", postgres_url, free_port())
-    yield source, destination
-    for site in (source, destination):
-        site.stop()
 
 
 def test_a_copy_damaged_at_one_site_is_repaired_from_the_other_over_the_transfer_api(

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import sqlalchemy as sa
 
 from sexton.db import connect
@@ -356,3 +357,16 @@ def assert_arrived_once(source: Site, destination: Site, written: dict[str, byte
     assert destination.checksums() == source.checksums()
     assert source.confirmed_remote("destination") == source.checksums()
     assert source.present_copies() == {name: 1 for name in written}  # the source keeps its own
+
+
+@pytest.fixture
+def two_sites(tmp_path: Path, postgres_url: str) -> Iterator[tuple[Site, Site]]:
+    """Two sites, each a real `sexton serve`: the source on SQLite, the destination on
+    PostgreSQL (``postgres_url`` is tests/conftest.py's)."""
+    source_root = tmp_path / "source"
+    source_root.mkdir()
+    source = Site("source", source_root, f"sqlite:///{source_root / 'sexton.db'}", free_port())
+    destination = Site("destination", tmp_path / "destination", postgres_url, free_port())
+    yield source, destination
+    for site in (source, destination):
+        site.stop()
