@@ -17,7 +17,18 @@ from datetime import datetime
 from operator import itemgetter
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Integer, String, bindparam, func, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Integer,
+    String,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.sql.elements import ColumnElement
 
 from sexton.checksums import Checksum
@@ -415,6 +426,13 @@ def not_swept(connection: Connection, store: str, scope: Scope, sweep: str) -> I
         yield batch
 
 
+def listed_paths(connection: Connection, store: str, scope: Scope) -> Iterator[str]:
+    """Names of the copies on ``store`` in scope that a listing should find, streamed."""
+    for _id, path in _listed_rows(connection, store, scope, None):
+        if scope.holds(path):
+            yield path
+
+
 def mark_missing(connection: Connection, instance_ids: Sequence[int]) -> None:
     connection.execute(
         update(instances).where(instances.c.id.in_(instance_ids)).values(state=MISSING)
@@ -432,14 +450,23 @@ def _listed_rows(
 
 def _listed_filter(store: str, scope: Scope, sweep: str | None) -> list[ColumnElement[bool]]:
     conditions = [instances.c.store == store, instances.c.state.in_(LISTED_STATES)]
-    if scope.prefixes:
-        # substr, not LIKE: names may hold % and _, which LIKE would read as wildcards.
-        conditions.append(
-            or_(*(func.substr(instances.c.path, 1, len(p) + 1) == f"{p}/" for p in scope.prefixes))
-        )
+    if scope.prefixes or scope.direct:
+        conditions.append(or_(*(_under(p, scope.direct) for p in scope.prefixes or ("",))))
     if sweep is not None:
         conditions.append(or_(instances.c.swept.is_(None), instances.c.swept != sweep))
     return conditions
+
+
+def _under(prefix: str, direct: bool) -> ColumnElement[bool]:
+    """Copies under directory ``prefix`` ("": the root), only those directly in it if
+    ``direct`` (as ``Scope.holds`` says)."""
+    path = instances.c.path
+    conditions = []
+    if prefix:  # substr, not LIKE: names may hold % and _, which LIKE would read as wildcards
+        conditions.append(func.substr(path, 1, len(prefix) + 1) == f"{prefix}/")
+    if direct:  # here the name is LIKE's subject, not its pattern: no wildcard to fear
+        conditions.append(~func.substr(path, len(prefix) + 2 if prefix else 1).like("%/%"))
+    return and_(true(), *conditions)
 
 
 def _text(checksum: Checksum | None) -> str | None:
