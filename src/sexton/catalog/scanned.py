@@ -171,7 +171,8 @@ def add_new(
 
     The first scan of a store is almost nothing but this, so rows go to the driver already
     converted into a temporary table (SQLite: ``executemany``; PostgreSQL: ``COPY``), then one
-    ``INSERT ... SELECT`` per table, in the caller's transaction. A file's mtime becomes
+    ``INSERT ... SELECT`` per table (on PostgreSQL, one for both while nothing conflicts), in
+    the caller's transaction. A file's mtime becomes
     ``created_at`` in SQL, from whole seconds and microseconds, exactly as ``UTCDateTime``
     would store it, so no row needs a ``datetime``.
 
@@ -257,13 +258,14 @@ def _add_new_sqlite(
         cursor.close()
 
 
-# ON COMMIT DROP: the table lives for this batch's transaction only, whatever pooled
-# connection it ran on.
+# Made once per pooled connection and emptied by each commit (ON COMMIT DELETE ROWS): made
+# and dropped per batch (ON COMMIT DROP), it wrote and deleted rows of the system catalogs
+# every 5,000 files.
 _PG_BATCH_TABLE = """
-CREATE TEMPORARY TABLE scan_batch (
+CREATE TEMPORARY TABLE IF NOT EXISTS scan_batch (
     name text NOT NULL, size bigint NOT NULL, checksum text,
     mtime double precision, whole bigint, micros integer
-) ON COMMIT DROP
+) ON COMMIT DELETE ROWS
 """
 # ORDER BY name: two scans inserting overlapping names take the unique index's row locks in
 # the same order, so they queue instead of deadlocking.
@@ -283,6 +285,17 @@ SELECT (SELECT id FROM files WHERE name = b.name), %(store)s, b.name, %(state)s,
        b.mtime, %(now)s, %(sweep)s, CASE WHEN b.checksum IS NULL THEN NULL ELSE %(now)s END,
        b.checksum
 FROM scan_batch b ORDER BY b.name
+"""
+# Nothing catalogued yet under these names: both inserts in one statement, the copies taking
+# their file's id from the files inserted rather than probing the name index once each.
+_PG_INSERT_NEW = f"""
+WITH new AS ({_PG_INSERT_FILES} RETURNING id, name)
+INSERT INTO instances (file_id, store, path, state, size_seen, mtime_seen, seen_at, swept,
+                       verified_at, verified_checksum)
+SELECT new.id, %(store)s, b.name, %(state)s, b.size,
+       b.mtime, %(now)s, %(sweep)s, CASE WHEN b.checksum IS NULL THEN NULL ELSE %(now)s END,
+       b.checksum
+FROM scan_batch b JOIN new ON new.name = b.name ORDER BY b.name
 """
 # On conflict, as for SQLite above.
 _PG_UPSERT_FILES = (
@@ -323,8 +336,7 @@ def _add_new_postgresql(
         if not expect_conflicts:
             try:
                 with connection.begin_nested():
-                    cursor.execute(_PG_INSERT_FILES, files_params)
-                    cursor.execute(_PG_INSERT_COPIES, copies_params)
+                    cursor.execute(_PG_INSERT_NEW, {**files_params, **copies_params})
                 return False
             except UniqueViolation:
                 pass  # the savepoint is undone: insert the batch again, merging
