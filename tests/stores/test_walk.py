@@ -51,6 +51,18 @@ def test_walk_under_prefixes_lists_only_those_directories(store: Store) -> None:
     assert list(store.walk(prefixes=["absent"])) == []
 
 
+def test_a_shallow_walk_and_directories_see_one_level_only(store: Store) -> None:
+    for name in ("top", "a/one", "a/b/two", "a/bc/three", "z/four"):
+        put(store, name)
+    assert [e.name for e in store.walk(deep=False)] == ["top"]
+    assert [e.name for e in store.walk(["a"], deep=False)] == ["a/one"]
+    assert sorted(e.name for e in store.walk(["a/b"])) == ["a/b/two"]  # not a/bc/three
+    assert store.directories("") == (["a", "z"], True)
+    assert store.directories("a") == (["a/b", "a/bc"], True)
+    assert store.directories("z") == ([], True)
+    assert store.directories("absent") == ([], False)
+
+
 @pytest.mark.parametrize("name", ODD_NAMES, ids=range(len(ODD_NAMES)))
 def test_odd_file_names_round_trip_through_walk_and_read(
     store: Store, name: str, request: pytest.FixtureRequest

@@ -5,6 +5,7 @@ from __future__ import annotations
 from .catalog import Catalog
 from .copies import VerifiedCopy
 from .deletion import Voucher
+from .directories import DirectoryCounts
 from .errors import BadListing, CatalogError, UnknownFile, UnknownStore
 from .fixity import Copy, Finding
 from .ingest import ALLOWED, DISALLOWED, Arrival, ArrivalConflict, deletion_policy
@@ -73,6 +74,7 @@ __all__ = [
     "RepairRecord",
     "ScanPlan",
     "Scope",
+    "DirectoryCounts",
     "StoreStats",
     "UnknownFile",
     "UnknownStore",

@@ -32,6 +32,7 @@ from . import (
 )
 from .copies import VerifiedCopy
 from .deletion import Voucher
+from .directories import DirectoryCounts, count_by_directory
 from .errors import CatalogError, UnknownFile, UnknownStore
 from .events import EventFile, PreservationEvent
 from .fixity import Copy, DueKey, Finding, copies_query, fetch_copies
@@ -51,6 +52,7 @@ from .records import (
 )
 from .repair import Damaged, Sources
 from .replication import CopiesPolicy, PolicyPage, ReplicationCounts
+from .scope import Scope
 from .stats import catalog_stats
 
 # Names resolved per query when marking by name: well under every database's parameter limit.
@@ -90,6 +92,12 @@ class Catalog:
     ) -> tuple[ReconcileReport, bool]:
         """Bring the catalog up to date with a listing (see ``reconcile``)."""
         return reconcile(self.engine, self.clock, plan, listing, progress, should_stop)
+
+    def count_by_directory(self, store: str, scope: Scope, depth: int) -> DirectoryCounts:
+        """Copies on ``store`` a listing of ``scope`` should find, per directory down to
+        ``depth`` (see ``directories``)."""
+        with reading(self.engine) as connection:
+            return count_by_directory(connection, store, scope, depth)
 
     def import_listing(
         self, store: str, path: Path, stores: Mapping[str, StoreSettings]

@@ -17,7 +17,18 @@ from datetime import datetime
 from operator import itemgetter
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Integer, String, bindparam, func, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Integer,
+    String,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.sql.elements import ColumnElement
 
 from sexton.checksums import Checksum
@@ -160,7 +171,8 @@ def add_new(
 
     The first scan of a store is almost nothing but this, so rows go to the driver already
     converted into a temporary table (SQLite: ``executemany``; PostgreSQL: ``COPY``), then one
-    ``INSERT ... SELECT`` per table, in the caller's transaction. A file's mtime becomes
+    ``INSERT ... SELECT`` per table (on PostgreSQL, one for both while nothing conflicts), in
+    the caller's transaction. A file's mtime becomes
     ``created_at`` in SQL, from whole seconds and microseconds, exactly as ``UTCDateTime``
     would store it, so no row needs a ``datetime``.
 
@@ -246,13 +258,14 @@ def _add_new_sqlite(
         cursor.close()
 
 
-# ON COMMIT DROP: the table lives for this batch's transaction only, whatever pooled
-# connection it ran on.
+# Made once per pooled connection and emptied by each commit (ON COMMIT DELETE ROWS): made
+# and dropped per batch (ON COMMIT DROP), it wrote and deleted rows of the system catalogs
+# every 5,000 files.
 _PG_BATCH_TABLE = """
-CREATE TEMPORARY TABLE scan_batch (
+CREATE TEMPORARY TABLE IF NOT EXISTS scan_batch (
     name text NOT NULL, size bigint NOT NULL, checksum text,
     mtime double precision, whole bigint, micros integer
-) ON COMMIT DROP
+) ON COMMIT DELETE ROWS
 """
 # ORDER BY name: two scans inserting overlapping names take the unique index's row locks in
 # the same order, so they queue instead of deadlocking.
@@ -272,6 +285,17 @@ SELECT (SELECT id FROM files WHERE name = b.name), %(store)s, b.name, %(state)s,
        b.mtime, %(now)s, %(sweep)s, CASE WHEN b.checksum IS NULL THEN NULL ELSE %(now)s END,
        b.checksum
 FROM scan_batch b ORDER BY b.name
+"""
+# Nothing catalogued yet under these names: both inserts in one statement, the copies taking
+# their file's id from the files inserted rather than probing the name index once each.
+_PG_INSERT_NEW = f"""
+WITH new AS ({_PG_INSERT_FILES} RETURNING id, name)
+INSERT INTO instances (file_id, store, path, state, size_seen, mtime_seen, seen_at, swept,
+                       verified_at, verified_checksum)
+SELECT new.id, %(store)s, b.name, %(state)s, b.size,
+       b.mtime, %(now)s, %(sweep)s, CASE WHEN b.checksum IS NULL THEN NULL ELSE %(now)s END,
+       b.checksum
+FROM scan_batch b JOIN new ON new.name = b.name ORDER BY b.name
 """
 # On conflict, as for SQLite above.
 _PG_UPSERT_FILES = (
@@ -312,8 +336,7 @@ def _add_new_postgresql(
         if not expect_conflicts:
             try:
                 with connection.begin_nested():
-                    cursor.execute(_PG_INSERT_FILES, files_params)
-                    cursor.execute(_PG_INSERT_COPIES, copies_params)
+                    cursor.execute(_PG_INSERT_NEW, {**files_params, **copies_params})
                 return False
             except UniqueViolation:
                 pass  # the savepoint is undone: insert the batch again, merging
@@ -415,6 +438,13 @@ def not_swept(connection: Connection, store: str, scope: Scope, sweep: str) -> I
         yield batch
 
 
+def listed_paths(connection: Connection, store: str, scope: Scope) -> Iterator[str]:
+    """Names of the copies on ``store`` in scope that a listing should find, streamed."""
+    for _id, path in _listed_rows(connection, store, scope, None):
+        if scope.holds(path):
+            yield path
+
+
 def mark_missing(connection: Connection, instance_ids: Sequence[int]) -> None:
     connection.execute(
         update(instances).where(instances.c.id.in_(instance_ids)).values(state=MISSING)
@@ -432,14 +462,23 @@ def _listed_rows(
 
 def _listed_filter(store: str, scope: Scope, sweep: str | None) -> list[ColumnElement[bool]]:
     conditions = [instances.c.store == store, instances.c.state.in_(LISTED_STATES)]
-    if scope.prefixes:
-        # substr, not LIKE: names may hold % and _, which LIKE would read as wildcards.
-        conditions.append(
-            or_(*(func.substr(instances.c.path, 1, len(p) + 1) == f"{p}/" for p in scope.prefixes))
-        )
+    if scope.prefixes or scope.direct:
+        conditions.append(or_(*(_under(p, scope.direct) for p in scope.prefixes or ("",))))
     if sweep is not None:
         conditions.append(or_(instances.c.swept.is_(None), instances.c.swept != sweep))
     return conditions
+
+
+def _under(prefix: str, direct: bool) -> ColumnElement[bool]:
+    """Copies under directory ``prefix`` ("": the root), only those directly in it if
+    ``direct`` (as ``Scope.holds`` says)."""
+    path = instances.c.path
+    conditions = []
+    if prefix:  # substr, not LIKE: names may hold % and _, which LIKE would read as wildcards
+        conditions.append(func.substr(path, 1, len(prefix) + 1) == f"{prefix}/")
+    if direct:  # here the name is LIKE's subject, not its pattern: no wildcard to fear
+        conditions.append(~func.substr(path, len(prefix) + 2 if prefix else 1).like("%/%"))
+    return and_(true(), *conditions)
 
 
 def _text(checksum: Checksum | None) -> str | None:

@@ -93,7 +93,7 @@ class FanOut(Strict):
     """``fan_out``: split each run into shards that any worker with the task's tags may claim."""
 
     workers: int = Field(4, ge=1)  # at most this many workers on one run's shards at once
-    shard: int = Field(512, ge=1)  # items (copies, or paths for ``scan``) per shard
+    shard: int = Field(512, ge=1)  # per shard: copies, or for ``scan`` files (scan_shards)
 
 
 Executor = Literal["local", "external", "manual", "heartbeat"]

@@ -67,10 +67,26 @@ class LocalStore(Store):
     # pipe's worth of entries: a thread reading ahead would only take the GIL from the writer.
     listing_waits = False
 
-    def _walk_under(self, top: str, relative: str) -> Iterator[EntryInfo]:
+    def _walk_under(self, top: str, relative: str, deep: bool) -> Iterator[EntryInfo]:
         walk = walk_in_child if sys.executable else walk_tree  # embedded: no interpreter to run
-        for entry in walk(top, relative, TEMP_PREFIX):
+        for entry in walk(top, relative, TEMP_PREFIX, deep):
             yield EntryInfo._make(entry)
+
+    def _directories(self, directory: str) -> tuple[list[str], bool]:
+        top = self.path(directory) if directory else self.root
+        below = f"{directory}/" if directory else ""
+        subdirs: list[str] = []
+        has_files = False
+        try:
+            with os.scandir(top) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        subdirs.append(below + entry.name)
+                    elif not has_files and entry.is_file() and not is_temp_name(entry.name):
+                        has_files = True
+        except (FileNotFoundError, NotADirectoryError):
+            return [], False
+        return sorted(subdirs), has_files
 
     def _check_root(self) -> None:
         if not os.path.isdir(self.root):

@@ -32,9 +32,12 @@ LISTING_BATCH = 1000
 class S3Store(Store):
     """A bucket, or a key prefix in one (``s3://bucket/prefix``)."""
 
-    def _walk_under(self, top: str, relative: str) -> Iterator[EntryInfo]:
+    def _walk_under(self, top: str, relative: str, deep: bool) -> Iterator[EntryInfo]:
         # One flat, paginated listing of the prefix (no delimiter), consumed page by page:
         # fsspec's walk would list "directory" by "directory" and cache every listing.
+        if not deep:  # one "directory": the generic listing asks for it with a delimiter
+            yield from super()._walk_under(top, relative, deep)
+            return
         bucket, _, key = top.partition("/")
         cut = len(top) + 1
         listing = self.fs._iterdir(bucket, delimiter="", prefix=f"{key}/" if key else "")

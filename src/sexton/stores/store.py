@@ -76,29 +76,55 @@ class Store:
 
     # -- listing -------------------------------------------------------------------------
 
-    def walk(self, prefixes: Sequence[str] | None = None) -> Iterator[EntryInfo]:
-        """Yield every file under the root (or under each prefix directory), in no set order.
+    def walk(
+        self, prefixes: Sequence[str] | None = None, *, deep: bool = True
+    ) -> Iterator[EntryInfo]:
+        """Yield every file under the root (or under each prefix directory, "" being the
+        root), in no set order; unless ``deep``, only the files directly in them.
 
         Unfinished writes are left out. A missing root raises ``StoreError`` rather than
         yielding nothing, so an unmounted drive never looks like a store whose files vanished.
         """
         self._check_root()
-        if not prefixes:
-            yield from self._walk_under(self.root, "")
-            return
-        for prefix in prefixes:
-            relative = safe_name(prefix.rstrip("/"))
-            yield from self._walk_under(self.path(relative), relative + "/")
+        for prefix in prefixes or [""]:
+            relative = safe_name(prefix.rstrip("/")) if prefix else ""
+            top = self.path(relative) if relative else self.root
+            yield from self._walk_under(top, relative + "/" if relative else "", deep)
 
-    def _walk_under(self, top: str, relative: str) -> Iterator[EntryInfo]:
+    def _walk_under(self, top: str, relative: str, deep: bool) -> Iterator[EntryInfo]:
         """Generic listing, one directory at a time (fsspec walks breadth-first per level)."""
         cut = len(top) + 1
-        for _dir, _subdirs, files in self.fs.walk(top, detail=True):
+        for _dir, _subdirs, files in self.fs.walk(top, maxdepth=None if deep else 1, detail=True):
             for info in files.values():
                 if info.get("type") != "file" or is_temp_name(info["name"].rsplit("/", 1)[-1]):
                     continue
                 name = relative + self.fs._strip_protocol(info["name"])[cut:]
                 yield EntryInfo(name, int(info["size"]), mtime_of(info))
+
+    def directories(self, directory: str) -> tuple[list[str], bool]:
+        """The names (relative to the root) of the directories directly in ``directory``
+        ("" for the root), and whether any file is directly in it; nothing if it is gone.
+        A missing root raises ``StoreError``, as in ``walk``."""
+        if not directory:
+            self._check_root()
+        return self._directories(directory)
+
+    def _directories(self, directory: str) -> tuple[list[str], bool]:
+        top = self.path(directory) if directory else self.root
+        try:
+            listing = self.fs.ls(top, detail=True)
+        except (FileNotFoundError, NotADirectoryError):
+            return [], False
+        below = f"{directory}/" if directory else ""
+        subdirs: list[str] = []
+        has_files = False
+        for info in listing:
+            name = self.fs._strip_protocol(info["name"]).rstrip("/").rsplit("/", 1)[-1]
+            if info.get("type") == "directory":
+                subdirs.append(below + name)
+            elif info.get("type") == "file" and not is_temp_name(name):
+                has_files = True
+        return sorted(subdirs), has_files
 
     def _check_root(self) -> None:
         if not self.fs.isdir(self.root):

@@ -33,9 +33,10 @@ Entry = tuple[str, int, float]
 _LENGTH = struct.Struct("<I")
 
 
-def walk_tree(top: str, relative: str, skip_prefix: str) -> Iterator[Entry]:
-    """Every regular file under ``top`` as ``(relative + path, size, mtime)``; names starting
-    with ``skip_prefix`` (unfinished writes) are left out.
+def walk_tree(top: str, relative: str, skip_prefix: str, deep: bool = True) -> Iterator[Entry]:
+    """Every regular file under ``top`` (directly in it, unless ``deep``) as
+    ``(relative + path, size, mtime)``; names starting with ``skip_prefix`` (unfinished
+    writes) are left out.
 
     Depth-first with an explicit stack of directories still to visit: memory grows with the
     number of pending directories, never with the number of files. Each directory is listed
@@ -54,7 +55,8 @@ def walk_tree(top: str, relative: str, skip_prefix: str) -> Iterator[Entry]:
                 for entry in entries:
                     name = entry.name
                     if entry.is_dir(follow_symlinks=False):
-                        stack.append((f"{directory}/{name}", f"{prefix}{name}/"))
+                        if deep:
+                            stack.append((f"{directory}/{name}", f"{prefix}{name}/"))
                     elif entry.is_file() and not name.startswith(skip_prefix):
                         try:
                             st = entry.stat()
@@ -65,14 +67,14 @@ def walk_tree(top: str, relative: str, skip_prefix: str) -> Iterator[Entry]:
             os.close(fd)
 
 
-def walk_in_child(top: str, relative: str, skip_prefix: str) -> Iterator[Entry]:
+def walk_in_child(top: str, relative: str, skip_prefix: str, deep: bool = True) -> Iterator[Entry]:
     """``walk_tree`` run by a child process; the same entries, in the same order.
 
     A consumer that stops early kills the child. A child that fails raises ``OSError`` with
     its last line of error output.
     """
     child = subprocess.Popen(
-        [sys.executable, "-I", "-S", __file__, top, relative, skip_prefix],
+        [sys.executable, "-I", "-S", __file__, top, relative, skip_prefix, "deep" if deep else ""],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -105,10 +107,10 @@ def _received(pipe: IO[bytes]) -> Iterator[Entry]:
         yield from marshal.loads(data)
 
 
-def _main(top: str, relative: str, skip_prefix: str) -> None:
+def _main(top: str, relative: str, skip_prefix: str, deep: str) -> None:
     out = sys.stdout.buffer
     frame: list[Entry] = []
-    for entry in walk_tree(top, relative, skip_prefix):
+    for entry in walk_tree(top, relative, skip_prefix, bool(deep)):
         frame.append(entry)
         if len(frame) >= FRAME:
             _send(out, frame)
@@ -125,4 +127,4 @@ def _send(out: BinaryIO, frame: list[Entry]) -> None:
 
 
 if __name__ == "__main__":
-    _main(*sys.argv[1:4])
+    _main(*sys.argv[1:5])
