@@ -95,8 +95,11 @@ def read_totals(connection: Connection) -> Totals:
 
 
 def fold_if_due(engine: Engine, totals: Totals) -> None:
-    """Fold PostgreSQL's appended rows once there are many (SQLite keeps one row per key)."""
-    if is_postgres(engine) and totals.rows > len(totals.copies) + 1 + FOLD_AFTER:
+    """Fold PostgreSQL's appended rows once there are many (SQLite keeps one row per key),
+    unless this engine may not write (``sexton plan``): the next reader that may will."""
+    if not is_postgres(engine) or engine.get_execution_options().get("postgresql_readonly"):
+        return
+    if totals.rows > len(totals.copies) + 1 + FOLD_AFTER:
         fold(engine)
 
 
