@@ -81,12 +81,13 @@ def read_totals(connection: Connection) -> Totals:
         rows += int(key_rows)
         if n:
             copies[store, state] = Held(int(n), int(nbytes))
-    # Served by the partial index ix_instances_unsized: as many rows as such copies.
+    # Served by the partial index ix_instances_unsized: as many rows as such copies (none, in
+    # a catalog scanned since sizes were recorded). Summed here: with a GROUP BY, SQLite read
+    # every copy through the (store, state, ...) index instead (1.4 s at 1M copies).
     unsized = (
-        select(instances.c.store, instances.c.state, func.sum(files.c.size))
+        select(instances.c.store, instances.c.state, files.c.size)
         .join_from(instances, files, instances.c.file_id == files.c.id)
         .where(instances.c.size_seen.is_(None))
-        .group_by(instances.c.store, instances.c.state)
     )
     for store, state, nbytes in connection.execute(unsized):
         held = copies.get((store, state), Held(0, 0))
