@@ -18,7 +18,7 @@ from sqlalchemy import Connection, func, select
 from .catalog import CORRUPT, Catalog, CopiesPolicy
 from .catalog.repair import EVENTS as REPAIR_EVENTS
 from .db import reading
-from .db.catalog_tables import instances, repairs
+from .db.catalog_tables import repairs
 from .db.tables import runs, task_state, workers
 from .engine.monitor import STATUSES, Monitor, TaskStatus
 from .engine.service import Instance
@@ -77,13 +77,7 @@ class SextonCollector(Collector):
             yield from _task_counters(connection, {s.task: s.type for s in statuses})
             yield from self._service(connection, now)
             yield from _repairs(connection)
-            corrupt: dict[str, int] = dict(
-                connection.execute(
-                    select(instances.c.store, func.count())
-                    .where(instances.c.state == CORRUPT)
-                    .group_by(instances.c.store)
-                ).all()
-            )
+        corrupt = Catalog(self.instance.engine, self.instance.clock).copies_by_store(CORRUPT)
         yield from self._stores(corrupt)
         yield from self._replication()
         yield from _transfers(TransferBook(self.instance.engine, self.instance.clock).totals(), now)

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
-from sexton.catalog import Catalog
+import sqlalchemy as sa
+from sqlalchemy import Engine
+
+from sexton.catalog import STATES, Catalog, OpenStores
+from sexton.catalog.totals import Held, read_totals
+from sexton.db.catalog_tables import files, instances
 from sexton.engine.service import Instance
 from sexton.engine.worker import Worker
 from support import START
@@ -32,3 +38,47 @@ def run_task(instance: Instance, task: str) -> str:
     run = Worker(instance.config, instance.book, instance.clock).run_once()
     assert run is not None
     return f"{run.state}: {run.error}" if run.error else run.state
+
+
+def recounted(engine: Engine) -> dict[str, Any]:
+    """The catalog's totals aggregated from scratch, as `catalog stats` did before they were
+    maintained: files and bytes, and per (store, state) the copies and their bytes."""
+    size = sa.func.coalesce(instances.c.size_seen, files.c.size)
+    with engine.connect() as connection:
+        count, nbytes = connection.execute(
+            sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(files.c.size), 0))
+        ).one()
+        held = connection.execute(
+            sa.select(instances.c.store, instances.c.state, sa.func.count(), sa.func.sum(size))
+            .join_from(instances, files, instances.c.file_id == files.c.id)
+            .group_by(instances.c.store, instances.c.state)
+        ).all()
+    return {
+        "files": count,
+        "bytes": nbytes,
+        "held": {(store, state): Held(n, int(b)) for store, state, n, b in held},
+    }
+
+
+def assert_totals_exact(instance: Instance) -> None:
+    """The maintained totals, and `catalog stats` made of them, equal a recount."""
+    expected = recounted(instance.engine)
+    with instance.engine.connect() as connection:
+        totals = read_totals(connection)
+    assert (totals.files, totals.bytes, totals.copies) == (
+        expected["files"],
+        expected["bytes"],
+        expected["held"],
+    )
+    stats = catalog_of(instance).stats(OpenStores(instance.config.settings.stores)).to_json()
+    by_state = {state: 0 for state in STATES}
+    for (_store, state), held in expected["held"].items():
+        by_state[state] += held.copies
+    assert (stats["files"], stats["bytes"], stats["instances"]) == (
+        expected["files"],
+        expected["bytes"],
+        by_state,
+    )
+    present = {s: h for (s, state), h in expected["held"].items() if state == "present"}
+    shown = {name: Held(s["files"], s["bytes"]) for name, s in stats["stores"].items()}
+    assert {name: h for name, h in shown.items() if h.copies} == present

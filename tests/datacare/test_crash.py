@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from catalog.catalog_support import catalog_of, run_task
+from catalog.catalog_support import assert_totals_exact, catalog_of, run_task
 from crash_harness import files_under, run_trials
 from sexton.clock import SystemClock
 from sexton.config import load_config
@@ -87,6 +87,7 @@ class CloneCrash:
 
     def check(self) -> None:
         self.cloned()
+        assert_totals_exact(self.instance)  # the killed run's writes counted exactly once
 
     def cloned(self) -> int:
         """Assert invariants 2 and 3 hold now; return how many files have their clone."""

@@ -64,7 +64,7 @@ def listing_query(
     if state is not None:
         query = query.where(instances.c.state == state)
     if lacking is not None:
-        query = query.where(files.c.id.in_(lacking.with_only_columns(files.c.id).order_by(None)))
+        query = query.where(files.c.id.in_(lacking.with_only_columns(files.c.id)))
     return query.order_by(files.c.name, instances.c.store).limit(limit)
 
 

@@ -54,6 +54,7 @@ from .repair import Damaged, Sources
 from .replication import CopiesPolicy, PolicyPage, ReplicationCounts
 from .scope import Scope
 from .stats import catalog_stats
+from .totals import fold_if_due, read_totals
 
 # Names resolved per query when marking by name: well under every database's parameter limit.
 NAME_BATCH = 1000
@@ -138,13 +139,13 @@ class Catalog:
         """
         if order not in ORDERS:
             raise CatalogError(f"bad order {order!r}: expected one of {', '.join(ORDERS)}")
-        query = marks.needs_query(marks.check_mark(mark), value, store, newer_than, order, failed)
+        query = marks.needs_query(marks.check_mark(mark), value, store, newer_than, failed)
         with reading(self.engine) as connection:
-            return marks.needed(connection, query.limit(limit))
+            return marks.needed(connection, query, order, limit)
 
     def quarantined(self, mark: str, value: str | None = None, store: str | None = None) -> int:
         """How many files the step ``mark`` failed on alone and set aside (``needs --failed``)."""
-        query = marks.needs_query(marks.check_mark(mark), value, store, None, "newest", True)
+        query = marks.needs_query(marks.check_mark(mark), value, store, None, True)
         with reading(self.engine) as connection:
             return connection.execute(
                 select(func.count()).select_from(query.subquery())
@@ -185,7 +186,7 @@ class Catalog:
         lacking = None
         if needs is not None:
             mark, value = needs
-            lacking = marks.needs_query(marks.check_mark(mark), value, None, None, "newest")
+            lacking = marks.needs_query(marks.check_mark(mark), value, None, None)
         query = browse.listing_query(store, state, lacking, limit)
         with reading(self.engine) as connection:
             yield from browse.listed(connection, query)
@@ -195,13 +196,21 @@ class Catalog:
     ) -> CatalogStats:
         """Totals; with ``policy``, also the under-replicated and lost files."""
         with reading(self.engine) as connection:
-            stats = catalog_stats(connection, stores)
-            if policy is None:
-                return stats
-            counts = replication.replication_counts(connection, policy)
+            totals = read_totals(connection)
+            stats = catalog_stats(connection, totals, stores)
+            counts = None if policy is None else replication.replication_counts(connection, policy)
+        fold_if_due(self.engine, totals)
+        if counts is None:
+            return stats
         return dataclasses.replace(
             stats, under_replicated=counts.under_replicated, lost=counts.lost
         )
+
+    def copies_by_store(self, state: str) -> dict[str, int]:
+        """Copies in ``state`` on each store holding any, from the maintained totals."""
+        with reading(self.engine) as connection:
+            totals = read_totals(connection)
+        return {store: held.copies for (store, s), held in totals.copies.items() if s == state}
 
     # -- copies policy -----------------------------------------------------------------------
 
@@ -344,8 +353,9 @@ class Catalog:
             return copies.unhashed(connection, source, destinations, created_after)
 
     def store_used(self, store: str) -> int:
+        """Bytes of the copies the catalog holds on ``store``: what ``capacity`` is measured by."""
         with reading(self.engine) as connection:
-            return copies.store_used(connection, store)
+            return read_totals(connection).held(store, copies.HELD_STATES).bytes
 
     def register_copies(self, verified: Sequence[VerifiedCopy]) -> None:
         """Record copies whose checksums have been matched against their files', at once."""

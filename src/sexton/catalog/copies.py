@@ -110,16 +110,6 @@ def _count(conditions: list[ColumnElement[bool]], limit: int | None) -> Select[i
     return select(func.count()).select_from(matching.subquery())
 
 
-def store_used(connection: Connection, store: str) -> int:
-    """Bytes of the copies the catalog holds on ``store``: what ``capacity`` is measured by."""
-    query = (
-        select(func.coalesce(func.sum(func.coalesce(instances.c.size_seen, files.c.size)), 0))
-        .select_from(instances.join(files, instances.c.file_id == files.c.id))
-        .where(instances.c.store == store, instances.c.state.in_(HELD_STATES))
-    )
-    return int(connection.execute(query).scalar_one())
-
-
 @dataclass(frozen=True)
 class VerifiedCopy:
     """A copy written to ``store`` whose checksum matched the file's: ready to be recorded."""

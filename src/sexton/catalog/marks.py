@@ -53,14 +53,11 @@ def needs_query(
     value: str | None,
     store: str | None,
     newer_than: datetime | None,
-    order: Order,
     failed: bool = False,
 ) -> Select[Any]:
     """Files without ``mark`` (or without ``mark=value``), optionally those present on ``store``;
     quarantined ones (see ``quarantine_mark``) are left out, or with ``failed`` the only ones.
-
-    The anti-join probes the marks' unique index (file_id, name, value) per file, walking files
-    in ``created_at`` order, so a bounded query stops after ``limit`` files however many exist.
+    Unordered: ``needed`` reads it in ``created_at`` order.
     """
     quarantined = _has_mark(quarantine_mark(mark), value).exists()
     query = select(*FILE_COLUMNS, instances.c.path if store else files.c.name.label("path"))
@@ -71,19 +68,44 @@ def needs_query(
         )
     if newer_than is not None:
         query = query.where(files.c.created_at > newer_than)
+    return query
+
+
+def needed(
+    connection: Connection, query: Select[Any], order: Order, limit: int | None
+) -> list[NeededFile]:
+    """The files of a needs query, by ``created_at`` (files without one last), then id.
+
+    Read as two queries, the dated files and then the undated ones, each in the order of
+    ``ix_files_created_at``, so that the anti-join probes the marks' unique index per file and
+    stops after ``limit`` files however many exist. One ``ORDER BY created_at DESC NULLS LAST``
+    is no index order on PostgreSQL (a backward scan gives NULLS FIRST), nor ``ASC NULLS LAST``
+    on SQLite (NULLs sort first there): either sorted every file (3.1 s at 10M files).
+    """
+    dated = query.where(files.c.created_at.is_not(None))
+    undated = query.where(files.c.created_at.is_(None))
     if order == "newest":
-        return query.order_by(files.c.created_at.desc().nulls_last(), files.c.id.desc())
-    return query.order_by(files.c.created_at.asc().nulls_last(), files.c.id.asc())
+        parts = (
+            dated.order_by(files.c.created_at.desc(), files.c.id.desc()),
+            undated.order_by(files.c.id.desc()),
+        )
+    else:
+        parts = (dated.order_by(files.c.created_at, files.c.id), undated.order_by(files.c.id))
+    found: list[NeededFile] = []
+    for part in parts:
+        left = None if limit is None else limit - len(found)
+        if left == 0:
+            break
+        found += [
+            NeededFile(file_record(row), row.path) for row in connection.execute(part.limit(left))
+        ]
+    return found
 
 
 def _has_mark(mark: str, value: str | None) -> Select[Any]:
     """The file's ``mark`` (with ``value``, unless None), correlated to the outer files row."""
     query = select(marks.c.id).where(marks.c.file_id == files.c.id, marks.c.name == mark)
     return query if value is None else query.where(marks.c.value == value)
-
-
-def needed(connection: Connection, query: Select[Any]) -> list[NeededFile]:
-    return [NeededFile(file_record(row), row.path) for row in connection.execute(query)]
 
 
 def add_marks(

@@ -75,6 +75,38 @@ Index(
     instances.c.state,
     instances.c.verified_at,
 )
+# The few copies recorded without a size (none since the scan records one): their bytes are
+# their file's, which the maintained totals cannot follow, so the reader adds them up here.
+Index(
+    "ix_instances_unsized",
+    instances.c.file_id,
+    sqlite_where=instances.c.size_seen.is_(None),
+    postgresql_where=instances.c.size_seen.is_(None),
+)
+
+# Totals kept by triggers on ``files`` and ``instances`` (migration 0017), in the writing
+# transaction, so `catalog stats` reads a few rows instead of aggregating the catalog. A total
+# is the sum of its rows: SQLite's row triggers keep one row per key (its writers take turns);
+# PostgreSQL's statement triggers append one row per key and statement, so that concurrent
+# writers never wait on a shared row, and `catalog.totals` folds them now and then.
+file_totals = Table(
+    "file_totals",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("files", BigInteger, nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+)
+# Copies and their ``size_seen`` (NULL counted as 0) per store and state.
+instance_totals = Table(
+    "instance_totals",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("store", String(200), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("copies", BigInteger, nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+)
+Index("ix_instance_totals_store", instance_totals.c.store, instance_totals.c.state)
 
 marks = Table(
     "marks",
