@@ -66,7 +66,8 @@ def fanned_out(here: Site, task: str) -> list[str]:
 def test_a_fanned_out_clone_places_every_file_once_as_a_plain_clone_does(site):
     """Two clones of the same store, plain onto a1/a2 and fanned out onto b1/b2, the first
     drive of each too small: the full drive is disabled by one shard and the next shards
-    see it, so each file lands where the plain run put it."""
+    see it (the last small files would fit on it, but it is out of use), so each file lands
+    where the plain run put it."""
     here = site(
         CLONE % ("plain", "a1, a2", PLAIN) + CLONE % ("fanned", "b1, b2", FANNED),
         a1="capacity: 450",
@@ -75,7 +76,7 @@ def test_a_fanned_out_clone_places_every_file_once_as_a_plain_clone_does(site):
         b2="",
     )
     for i in range(10):
-        here.put(f"warcs/f{i}", bytes([i]) * 100)
+        here.put(f"warcs/f{i}", bytes([i]) * (100 if i < 5 else 10))
     here.scan()
 
     assert here.run("plain") == "succeeded"
@@ -94,7 +95,7 @@ def test_a_fanned_out_clone_places_every_file_once_as_a_plain_clone_does(site):
     assert on_disk(here.dir("b1")) == on_disk(here.dir("a1"))
     assert on_disk(here.dir("b2")) == on_disk(here.dir("a2"))
     assert len(on_disk(here.dir("b1"))) == 4  # 450 bytes: four 100-byte files
-    assert here.last_run("fanned") == here.last_run("plain") == (10, 1000)
+    assert here.last_run("fanned") == here.last_run("plain") == (10, 550)
     assert shards_of(here, "fanned") == [("succeeded", 3)] * 3 + [("succeeded", 1)]
     events = here.events("fanned")
     assert sum(e.startswith("cloned ") for e in events) == 4  # each shard says what it did
