@@ -5,8 +5,10 @@ processes on PostgreSQL, one of them SIGKILLed mid-shard, clone every file exact
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -326,6 +328,8 @@ def test_worker_processes_clone_every_file_once_when_one_is_killed_mid_shard(
         "  - {name: clone, type: create_local_clone, clone_from: store,"
         " clone_to: [drive1, drive2], age_in_days: null,"
         f" fan_out: {{workers: 3, shard: {PROCESS_SHARD}}}}}\n"
+        "  - {name: check-drive1, type: check_integrity, store_name: drive1, age_in_days: null}\n"
+        "  - {name: check-drive2, type: check_integrity, store_name: drive2, age_in_days: null}\n"
     )
     subprocess.run([*SEXTON, "db", "upgrade", "-c", str(config)], check=True)
     subprocess.run([*SEXTON, "run", "scan", "-c", str(config)], check=True, capture_output=True)
@@ -385,6 +389,16 @@ def test_worker_processes_clone_every_file_once_when_one_is_killed_mid_shard(
         for name in on_disk(roots[drive])
         if not is_temp_name(Path(name).name)
     )
-    # Only the killed worker's writes in flight may have left a temporary file (removed by a
-    # later run once stale: a live writer's file looks just the same until then).
-    assert len(temps_under(roots["drive1"], roots["drive2"])) <= COPIES_AT_ONCE
+    # Only the killed worker's writes in flight may have left a temporary file: a live
+    # writer's looks the same, so it is removed only once stale, by a later run that reads or
+    # writes beside it (here a check of each drive, a day and more later).
+    left = temps_under(roots["drive1"], roots["drive2"])
+    assert len(left) <= COPIES_AT_ONCE
+    for temp in left:
+        os.utime(temp, (time.time() - 2 * 86_400,) * 2)
+    for drive in ("drive1", "drive2"):
+        checked = subprocess.run(
+            [*SEXTON, "run", f"check-{drive}", "-c", str(config)], capture_output=True
+        )
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert temps_under(roots["drive1"], roots["drive2"]) == []
