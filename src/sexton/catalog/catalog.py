@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, Select, func, select
 
 from sexton.checksums import DEFAULT_ALGORITHM, Checksum
 from sexton.clock import Clock
@@ -39,7 +39,7 @@ from .fixity import Copy, DueKey, Finding, copies_query, fetch_copies
 from .ingest import Arrival, Standing
 from .listing import read_listing, root_of
 from .marks import ORDERS, Order
-from .pages import keyset_pages
+from .pages import id_ranges, keyset_pages
 from .reconcile import Listing, Progress, ScanPlan, reconcile
 from .records import (
     PRESENT,
@@ -218,10 +218,13 @@ class Catalog:
         with reading(self.engine) as connection:
             return replication.replication_counts(connection, policy)
 
-    def below_policy(self, policy: CopiesPolicy, after_id: int, scan: int) -> PolicyPage:
-        """The files below their copies rule among the next ``scan`` after ``after_id``."""
+    def below_policy(
+        self, policy: CopiesPolicy, after_id: int, scan: int, end_id: int | None = None
+    ) -> PolicyPage:
+        """The files below their copies rule among the next ``scan`` after ``after_id``, up to
+        ``end_id`` if given."""
         with reading(self.engine) as connection:
-            return replication.below_policy(connection, policy, after_id, scan)
+            return replication.below_policy(connection, policy, after_id, scan, end_id)
 
     def verified_copies(self, file_ids: Sequence[int], stores: Sequence[str]) -> list[Copy]:
         """Copies on ``stores`` verified against their file's checksum: sources to copy from."""
@@ -275,19 +278,7 @@ class Catalog:
         """Cut the copies due on ``store`` (at most ``limit``) into id ranges ``(after, upto]``
         of ``size`` copies each, streaming the ids rather than holding them."""
         query = fixity.due_in_id_order(store, verified_before, created_after).limit(limit)
-        ranges: list[tuple[int | None, int]] = []
-        after: int | None = None
-        last: int | None = None
-        with reading(self.engine) as connection:
-            result = connection.execution_options(yield_per=10_000).execute(query).scalars()
-            for count, instance_id in enumerate(result, start=1):
-                last = instance_id
-                if count % size == 0:
-                    ranges.append((after, instance_id))
-                    after = instance_id
-        if last is not None and last != after:
-            ranges.append((after, last))
-        return ranges
+        return self._id_ranges(query, size)
 
     def due_between(
         self,
@@ -345,6 +336,33 @@ class Catalog:
     ) -> int:
         with reading(self.engine) as connection:
             return copies.count_uncloned(connection, source, destinations, created_after, limit)
+
+    def uncloned_id_ranges(
+        self,
+        source: str,
+        destinations: Sequence[str],
+        size: int,
+        created_after: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[tuple[int | None, int]]:
+        """Cut the copies ``uncloned`` would give (at most ``limit``) into id ranges
+        ``(after, upto]`` of ``size`` copies each: the shards of a fanned-out clone."""
+        query = copies.uncloned_in_id_order(source, destinations, created_after).limit(limit)
+        return self._id_ranges(query, size)
+
+    def uncloned_between(
+        self,
+        source: str,
+        destinations: Sequence[str],
+        after_id: int | None,
+        upto_id: int | None,
+        created_after: datetime | None = None,
+    ) -> list[Copy]:
+        """The copies in one id range still uncloned (see ``uncloned_id_ranges``)."""
+        with reading(self.engine) as connection:
+            return copies.uncloned_between(
+                connection, source, destinations, created_after, after_id, upto_id
+            )
 
     def unhashed(
         self, source: str, destinations: Sequence[str], created_after: datetime | None = None
@@ -461,11 +479,16 @@ class Catalog:
     # -- repair ----------------------------------------------------------------------------
 
     def damaged(
-        self, stores: Sequence[str], after_id: int = 0, limit: int = NAME_BATCH
+        self,
+        stores: Sequence[str],
+        after_id: int = 0,
+        limit: int = NAME_BATCH,
+        upto_id: int | None = None,
     ) -> list[Damaged]:
-        """Corrupt or missing copies on ``stores`` of hashed files, by id after ``after_id``."""
+        """Corrupt or missing copies on ``stores`` of hashed files, by id after ``after_id``
+        (and up to ``upto_id``, if given)."""
         with reading(self.engine) as connection:
-            return repair.damaged_copies(connection, stores, after_id, limit)
+            return repair.damaged_copies(connection, stores, after_id, limit, upto_id)
 
     def repair_sources(self, damaged: Copy, verified_within: timedelta) -> Sources:
         """The copies verified within ``verified_within`` that may replace ``damaged``."""
@@ -500,6 +523,15 @@ class Catalog:
         """Call only after the rewritten copy's checksum matched the file's as it was written."""
         with self.engine.begin() as connection:
             repair.record_repaired(connection, damaged, source, mtime, self.clock.now(), run_id)
+
+    # -- shards ----------------------------------------------------------------------------
+
+    def _id_ranges(self, ids: Select[int], size: int) -> list[tuple[int | None, int]]:
+        """The ids ``ids`` selects (ascending) cut into ranges of ``size``, streamed in one
+        read rather than held."""
+        with reading(self.engine) as connection:
+            result = connection.execution_options(yield_per=10_000).execute(ids).scalars()
+            return list(id_ranges(result, size))
 
     # -- names -----------------------------------------------------------------------------
 

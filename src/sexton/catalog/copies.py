@@ -75,6 +75,44 @@ def uncloned(
     return fetch_copies(connection, query.order_by(files.c.id, instances.c.id).limit(limit))
 
 
+def _id_range(after_id: int | None, upto_id: int | None) -> list[ColumnElement[bool]]:
+    bounds = []
+    if after_id is not None:
+        bounds.append(instances.c.id > after_id)
+    if upto_id is not None:
+        bounds.append(instances.c.id <= upto_id)
+    return bounds
+
+
+def uncloned_in_id_order(
+    source: str, destinations: Sequence[str], created_after: datetime | None
+) -> Select[int]:
+    """Ids of the copies ``uncloned`` pages through, in id order: what a fanned-out clone
+    cuts into shards (id order, so that each shard is a range a worker selects again)."""
+    query = (
+        select(instances.c.id)
+        .join_from(instances, files, instances.c.file_id == files.c.id)
+        .where(*_uncloned(source, destinations, created_after), _hashed())
+    )
+    return query.order_by(instances.c.id)
+
+
+def uncloned_between(
+    connection: Connection,
+    source: str,
+    destinations: Sequence[str],
+    created_after: datetime | None,
+    after_id: int | None,
+    upto_id: int | None,
+) -> list[Copy]:
+    """The copies of one shard, ids in ``(after_id, upto_id]``, still uncloned: a copy made
+    before a shard was claimed again is no longer among them."""
+    query = copies_query().where(
+        *_uncloned(source, destinations, created_after), _hashed(), *_id_range(after_id, upto_id)
+    )
+    return fetch_copies(connection, query.order_by(instances.c.id))
+
+
 def count_uncloned(
     connection: Connection,
     source: str,

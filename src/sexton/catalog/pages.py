@@ -4,7 +4,7 @@ then holds one page, and never keeps a read open (on SQLite, a snapshot) for hou
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
 from sqlalchemy import Connection, Engine
@@ -40,3 +40,16 @@ def keyset_pages(
         after = key(page[-1])
         if left is not None:
             left -= len(page)
+
+
+def id_ranges(ids: Iterable[int], size: int) -> Iterator[tuple[int | None, int]]:
+    """Cut ascending ids into ranges ``(after, upto]`` of ``size`` ids each (the first with
+    ``after`` None), as they stream by: a run's shards, without holding its ids."""
+    after: int | None = None
+    last: int | None = None
+    for count, last in enumerate(ids, start=1):
+        if count % size == 0:
+            yield after, last
+            after = last
+    if last is not None and last != after:
+        yield after, last

@@ -54,10 +54,14 @@ class Sources:
 
 
 def damaged_copies(
-    connection: Connection, stores: Sequence[str], after_id: int, limit: int
+    connection: Connection,
+    stores: Sequence[str],
+    after_id: int,
+    limit: int,
+    upto_id: int | None = None,
 ) -> list[Damaged]:
     """Corrupt or missing copies on ``stores`` of files with a checksum, by instance id after
-    ``after_id`` (a keyset, so a run pages through a large store)."""
+    ``after_id`` (a keyset, so a run pages through a large store), none beyond ``upto_id``."""
     query = (
         copies_query()
         .add_columns(instances.c.state)
@@ -70,6 +74,8 @@ def damaged_copies(
         .order_by(instances.c.id)
         .limit(limit)
     )
+    if upto_id is not None:
+        query = query.where(instances.c.id <= upto_id)
     return [Damaged(Copy(*row[:-1]), row[-1]) for row in connection.execute(query)]
 
 

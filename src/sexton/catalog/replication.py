@@ -146,17 +146,26 @@ def _judged(tally: Subquery) -> tuple[ColumnElement[Any], ColumnElement[bool], C
 
 
 def below_policy(
-    connection: Connection, policy: CopiesPolicy, after_id: int, scan: int
+    connection: Connection,
+    policy: CopiesPolicy,
+    after_id: int,
+    scan: int,
+    end_id: int | None = None,
 ) -> PolicyPage:
-    """The files below their rule among the next ``scan`` files after ``after_id`` (by id).
+    """The files below their rule among the next ``scan`` files after ``after_id`` (by id),
+    none beyond ``end_id`` (a shard's last file; the page's ``last_id`` is None on reaching it).
 
     The range is bounded first, by the primary key: judging "the next files below the rule"
     instead made each page aggregate every file after it (measured: 150 ms a page at 100,000
     files on SQLite, growing with the catalog), as the filter is on the aggregate.
     """
     bound = select(files.c.id).where(files.c.id > after_id).order_by(files.c.id)
+    if end_id is not None:
+        bound = bound.where(files.c.id <= end_id)
     upto_id = connection.execute(bound.offset(scan - 1).limit(1)).scalar_one_or_none()
-    tally = _tally(policy, after_id, upto_id)
+    if upto_id == end_id:
+        upto_id = None  # the page reaches the shard's end: nothing follows it
+    tally = _tally(policy, after_id, end_id if upto_id is None else upto_id)
     sites, below, _lost = _judged(tally)
     query = (
         select(

@@ -81,8 +81,9 @@ class RunContext(Protocol):
 
 @dataclass(frozen=True)
 class ShardBounds:
-    """Which items of a run one shard covers (``fan_out``): the copies with an instance id
-    in ``(after_id, upto_id]`` (None: unbounded on that side), or the paths under ``prefix``."""
+    """Which items of a run one shard covers (``fan_out``): those with an id in
+    ``(after_id, upto_id]`` (None: unbounded on that side; instance ids, or file ids for
+    ``replicate``), or the paths under ``prefix``."""
 
     after_id: int | None = None
     upto_id: int | None = None

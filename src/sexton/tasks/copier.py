@@ -64,8 +64,13 @@ class Copier:
         self.destinations = [d.name for d in destinations]
         overrides = ctx.catalog.store_overrides()
         self.open = [d for d in destinations if overrides.get(d.name, d.enabled)]
-        # Bytes held, plus those reserved by copies in flight (released if one fails).
-        self.used: dict[str, int] = {d.name: ctx.catalog.store_used(d.name) for d in self.open}
+        # Bytes held, plus those reserved by copies in flight (released if one fails). Only a
+        # store with a ``capacity`` is measured by them: summing the catalog for the others
+        # would cost a pass over their copies for every shard of a fanned-out run, for nothing.
+        self.used: dict[str, int] = {
+            d.name: ctx.catalog.store_used(d.name) if d.settings.capacity is not None else 0
+            for d in self.open
+        }
         self.disable_on_full = disable_on_full
         self.done = 0
         self.source_damage = Checked()

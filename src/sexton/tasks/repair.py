@@ -13,19 +13,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import BinaryIO
 
 from pydantic import Field
 
 from ..catalog import DETECTED, LOST, Copy, Damaged, RemoteSource, UnknownStore
+from ..catalog.pages import id_ranges
 from ..checksums import Checksum
 from ..config.models import Duration, StoreNames
 from ..durations import format_duration
 from ..stores import ChecksumMismatch, Store, StoreError
 from ..transfer.runs import SiteRun
 from ..transfer.sites import SiteError
-from .base import NeedsAttention, RunContext, Task, TaskInterrupted, TaskParams
+from .base import NeedsAttention, RunContext, ShardBounds, Task, TaskInterrupted, TaskParams
 from .planning import PlanContext, PlannedAction
 from .verify import Checked, check_copies
 
@@ -53,6 +54,22 @@ class RepairTask(Task):
     def run(self, ctx: RunContext) -> None:
         params: RepairTask.Params = ctx.params
         damaged = _damaged(ctx, params.stores, params.files_per_run)
+        repair_damage(ctx, damaged, params.verified_within, params.from_sites, count=True)
+
+    # -- fan_out: shards are ranges of the damaged copies' instance ids ----------------------
+
+    splits = True
+
+    def plan_shards(self, ctx: RunContext, size: int, since: datetime) -> Iterator[ShardBounds]:
+        params: RepairTask.Params = ctx.params
+        damaged = _damaged(ctx, params.stores, params.files_per_run)
+        for after_id, upto_id in id_ranges((d.copy.instance_id for d in damaged), size):
+            yield ShardBounds(after_id=after_id, upto_id=upto_id)
+
+    def run_shard(self, ctx: RunContext, shard: ShardBounds, since: datetime) -> None:
+        """A copy repaired before the shard was claimed again is no longer damaged."""
+        params: RepairTask.Params = ctx.params
+        damaged = _damaged(ctx, params.stores, None, shard.after_id, shard.upto_id)
         repair_damage(ctx, damaged, params.verified_within, params.from_sites, count=True)
 
     def plan(self, ctx: PlanContext) -> Iterator[PlannedAction]:
@@ -96,11 +113,18 @@ def repair_damage(
     repairer.finish()
 
 
-def _damaged(ctx: PlanContext, stores: list[str], limit: int | None) -> Iterable[Damaged]:
-    """The damaged copies on ``stores``, a page at a time, at most ``limit``."""
-    after, given = 0, 0
+def _damaged(
+    ctx: PlanContext,
+    stores: list[str],
+    limit: int | None,
+    after_id: int | None = None,
+    upto_id: int | None = None,
+) -> Iterable[Damaged]:
+    """The damaged copies on ``stores`` (with an id in ``(after_id, upto_id]``, a shard's), a
+    page at a time, at most ``limit``."""
+    after, given = after_id or 0, 0
     while limit is None or given < limit:
-        page = ctx.catalog.damaged(stores, after, BATCH)
+        page = ctx.catalog.damaged(stores, after, BATCH, upto_id)
         if not page:
             return
         for damaged in page[: None if limit is None else limit - given]:
