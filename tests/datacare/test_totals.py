@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 
+import pytest
 import sqlalchemy as sa
 from datacare_support import flip_a_byte
 
@@ -230,3 +232,45 @@ def test_verified_copies_follow_first_hashes_remote_copies_and_writes_no_task_ma
         connection.execute(moved.values(file_id=ids["f1"]))  # f3's copy now said to be f1's
     kept = assert_policy_counts_exact(here)
     assert kept == {ids["f1"]: (0, 0), ids["f3"]: (0, 0)}
+
+
+def test_copies_written_at_once_by_two_postgresql_writers_are_both_counted(site):
+    """Each writer's recount waits for the other's uncommitted copies of the same file, then
+    counts them: counting first would miss them, and leave the file one copy short."""
+    here = site(mirror="")
+    if here.instance.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serialises its writers: the race cannot happen there")
+    here.put("f", b"both")
+    here.scan()
+    (store_copy,) = here.copies("f").values()
+    with here.instance.engine.connect() as connection:
+        file_id, checksum = connection.execute(sa.select(files.c.id, files.c.checksum)).one()
+
+    def a_copy(store: str) -> dict[str, object]:
+        return {"file_id": file_id, "store": store, "path": "f", "state": "present",
+                "verified_checksum": checksum}  # fmt: skip
+
+    second: dict[str, int] = {}
+
+    def write_second() -> None:
+        with here.instance.engine.begin() as connection:
+            second["pid"] = connection.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+            connection.execute(instances.insert(), a_copy("second"))
+
+    with here.instance.engine.begin() as first:
+        first.execute(instances.insert(), a_copy("first"))
+        writer = threading.Thread(target=write_second)
+        writer.start()
+        waiting = sa.text(
+            "SELECT count(*) FROM pg_stat_activity WHERE pid = :pid AND wait_event_type = 'Lock'"
+        )
+        with here.instance.engine.connect() as watcher:
+            for _ in range(1000):
+                if "pid" in second and watcher.execute(waiting, second).scalar_one():
+                    break
+                threading.Event().wait(0.01)
+            else:
+                pytest.fail("the second writer never waited for the first")
+    writer.join()
+    assert store_copy.state == "present"
+    assert assert_copies_exact(here.instance) == {file_id: (3, 1)}
