@@ -48,9 +48,20 @@ FROM (
 ) AS tally
 """
 
+# The copies that can count, whatever the file's checksum: adding or removing any other
+# (a scan without checksums, a remote copy not yet confirmed) changes no count, and costs
+# no recount. A file hashed has its row from its own triggers.
+_MAY_COUNT = {
+    "instances": "{row}.state = 'present' AND {row}.verified_checksum IS NOT NULL",
+    "remote_instances": "{row}.checksum IS NOT NULL",
+}
+
 _PG_FUNCTIONS = f"""
 CREATE FUNCTION file_copies_recount(ids integer[]) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
+    IF cardinality(ids) = 0 THEN
+        RETURN;
+    END IF;
     INSERT INTO file_copies (file_id, copies, sites)
     SELECT id, 0, 0 FROM files WHERE id = ANY(ids) AND checksum IS NOT NULL ORDER BY id
     ON CONFLICT (file_id) DO NOTHING;
@@ -65,10 +76,14 @@ END $$;
 
 CREATE FUNCTION file_copies_after_statement() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'INSERT' AND TG_TABLE_NAME = 'files' THEN
+    IF TG_TABLE_NAME = 'files' THEN
         PERFORM file_copies_recount(ARRAY(SELECT id FROM changed WHERE checksum IS NOT NULL));
+    ELSIF TG_TABLE_NAME = 'instances' THEN
+        PERFORM file_copies_recount(ARRAY(SELECT DISTINCT file_id FROM changed
+            WHERE {_MAY_COUNT["instances"].format(row="changed")}));
     ELSE
-        PERFORM file_copies_recount(ARRAY(SELECT DISTINCT file_id FROM changed));
+        PERFORM file_copies_recount(ARRAY(SELECT DISTINCT file_id FROM changed
+            WHERE {_MAY_COUNT["remote_instances"].format(row="changed")}));
     END IF;
     RETURN NULL;
 END $$;
@@ -133,6 +148,7 @@ _SQLITE_TRIGGERS = [
     f" {_sqlite_recount('NEW.id')} END",
     *(
         f"CREATE TRIGGER {table}_copies_{when} AFTER {when.upper()} ON {table}"
+        f" WHEN {_MAY_COUNT[table].format(row=row)}"
         f" BEGIN {_sqlite_recount(f'{row}.file_id')} END"
         for table in ("instances", "remote_instances")
         for when, row in (("insert", "NEW"), ("delete", "OLD"))
