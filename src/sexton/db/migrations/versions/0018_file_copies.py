@@ -62,22 +62,25 @@ BEGIN
     IF cardinality(ids) = 0 THEN
         RETURN;
     END IF;
+    -- Locks the rows there were (a DO UPDATE whose WHERE fails still locks), and adds those
+    -- there were not: a concurrent writer of the same files waits here, not after counting.
     INSERT INTO file_copies (file_id, copies, sites)
-    SELECT id, 0, 0 FROM files WHERE id = ANY(ids) AND checksum IS NOT NULL ORDER BY id
-    ON CONFLICT (file_id) DO NOTHING;
-    PERFORM 1 FROM file_copies WHERE file_id = ANY(ids) ORDER BY file_id FOR UPDATE;
+    SELECT id, 0, 0 FROM files WHERE id IN (SELECT unnest(ids)) AND checksum IS NOT NULL
+    ORDER BY id
+    ON CONFLICT (file_id) DO UPDATE SET copies = excluded.copies WHERE false;
     UPDATE file_copies SET copies = counted.copies, sites = counted.sites
-    FROM ({_COUNTED.format(which="f.id = ANY(ids)")}) AS counted
+    FROM ({_COUNTED.format(which="f.id IN (SELECT unnest(ids))")}) AS counted
     WHERE file_copies.file_id = counted.id
       AND (file_copies.copies, file_copies.sites) IS DISTINCT FROM (counted.copies, counted.sites);
-    DELETE FROM file_copies WHERE file_id = ANY(ids)
+    DELETE FROM file_copies WHERE file_id IN (SELECT unnest(ids))
       AND NOT EXISTS (SELECT 1 FROM files WHERE id = file_id AND checksum IS NOT NULL);
 END $$;
 
 CREATE FUNCTION file_copies_after_statement() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_TABLE_NAME = 'files' THEN
-        PERFORM file_copies_recount(ARRAY(SELECT id FROM changed WHERE checksum IS NOT NULL));
+    IF TG_TABLE_NAME = 'files' THEN  -- a new file, no copy yet (or counted by their trigger)
+        INSERT INTO file_copies (file_id, copies, sites)
+        SELECT id, 0, 0 FROM changed WHERE checksum IS NOT NULL ON CONFLICT DO NOTHING;
     ELSIF TG_TABLE_NAME = 'instances' THEN
         PERFORM file_copies_recount(ARRAY(SELECT DISTINCT file_id FROM changed
             WHERE {_MAY_COUNT["instances"].format(row="changed")}));
