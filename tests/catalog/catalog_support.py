@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 
 from sexton.catalog import STATES, Catalog, OpenStores
 from sexton.catalog.totals import Held, read_totals
-from sexton.db.catalog_tables import files, instances
+from sexton.db.catalog_tables import file_copies, files, instances, remote_instances
 from sexton.engine.service import Instance
 from sexton.engine.worker import Worker
 from support import START
@@ -82,3 +82,39 @@ def assert_totals_exact(instance: Instance) -> None:
     present = {s: h for (s, state), h in expected["held"].items() if state == "present"}
     shown = {name: Held(s["files"], s["bytes"]) for name, s in stats["stores"].items()}
     assert {name: h for name, h in shown.items() if h.copies} == present
+
+
+def recounted_copies(engine: Engine) -> dict[int, tuple[int, int]]:
+    """Per hashed file, its verified copies and sites counted from the rows: present local
+    copies verified with the file's checksum, and remote copies confirmed with it."""
+    with engine.connect() as connection:
+        checksums = dict(connection.execute(sa.select(files.c.id, files.c.checksum)).all())
+        local = connection.execute(
+            sa.select(instances.c.file_id, instances.c.state, instances.c.verified_checksum)
+        ).all()
+        remote = connection.execute(
+            sa.select(
+                remote_instances.c.file_id, remote_instances.c.site, remote_instances.c.checksum
+            )
+        ).all()
+    counted: dict[int, tuple[int, int]] = {}
+    for file_id, checksum in checksums.items():
+        if checksum is None:
+            continue
+        mine = sum(
+            1 for f, state, c in local if f == file_id and state == "present" and c == checksum
+        )
+        theirs = [site for f, site, c in remote if f == file_id and c == checksum]
+        counted[file_id] = (mine + len(theirs), (1 if mine else 0) + len(set(theirs)))
+    return counted
+
+
+def assert_copies_exact(instance: Instance) -> dict[int, tuple[int, int]]:
+    """The maintained verified copies and sites of each file equal a recount; returns them."""
+    with instance.engine.connect() as connection:
+        kept = connection.execute(
+            sa.select(file_copies.c.file_id, file_copies.c.copies, file_copies.c.sites)
+        ).all()
+    maintained = {file_id: (copies, sites) for file_id, copies, sites in kept}
+    assert maintained == recounted_copies(instance.engine)
+    return maintained

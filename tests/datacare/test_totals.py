@@ -1,19 +1,25 @@
-"""The catalog's maintained totals (`catalog stats`, the dashboard, `/metrics`) stay equal to
-a count from scratch after every kind of write: scans that add, change and lose copies,
-clones, fixity that finds damage and repairs it, deletion, and writes no task makes."""
+"""The catalog's maintained totals (`catalog stats`, the dashboard, `/metrics`) and each
+file's maintained verified copies and sites (the copies policy) stay equal to a count from
+scratch after every kind of write: scans that add, change and lose copies, clones, fixity
+that finds damage and repairs it, replication, deletion, remote confirmations, and writes no
+task makes."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+import threading
 
+import pytest
 import sqlalchemy as sa
 from datacare_support import flip_a_byte
 
-from catalog.catalog_support import assert_totals_exact, recounted
+from catalog.catalog_support import assert_copies_exact, assert_totals_exact, recounted
+from sexton.catalog import CopiesPolicy
 from sexton.catalog.totals import FOLD_AFTER
-from sexton.db.catalog_tables import files, instance_totals, instances
+from sexton.db.catalog_tables import files, instance_totals, instances, remote_instances
+from support import START
 
 TASKS = (
     "  - {name: clone, type: create_local_clone, clone_from: store, clone_to: [mirror]}\n"
@@ -115,3 +121,156 @@ def test_catalog_stats_json_counts_what_the_catalog_holds(site):
         "mirror": (2, 5),
         "store": (3, 6),
     }
+
+
+def assert_policy_counts_exact(here) -> dict[int, tuple[int, int]]:
+    """The maintained copies equal a recount, and the policy's counts (one global rule) equal
+    a judgement of every hashed file from that recount; returns the maintained copies."""
+    kept = assert_copies_exact(here.instance)
+    rule = here.instance.config.settings.copies
+    below = [c for c, s in kept.values() if c < rule.min or s < rule.sites]
+    counts = here.catalog.replication_counts(CopiesPolicy.of(here.instance.config.settings))
+    assert (counts.under_replicated, counts.lost) == (len(below), below.count(0))
+    return kept
+
+
+def copies_of(here, kept: dict[int, tuple[int, int]], name: str) -> tuple[int, int]:
+    with here.instance.engine.connect() as connection:
+        file_id = connection.execute(sa.select(files.c.id).where(files.c.name == name)).scalar()
+    return kept[file_id]
+
+
+def test_verified_copies_follow_scans_fixity_repairs_clones_replication_and_deletion(site):
+    tasks = (
+        TASKS
+        + "  - {name: replicate, type: replicate, targets: [drive1]}\n"
+        + "  - {name: fixity-store, type: check_integrity, store_name: store, age_in_days: null}\n"
+        + "copies: {min: 3}\n"
+    )
+    here = site(tasks, mirror="", drive1="")
+    for i in range(4):
+        here.put(f"d/f{i}.warc", b"x" * (100 + i))
+    here.scan()
+    assert copies_of(here, assert_policy_counts_exact(here), "d/f0.warc") == (1, 1)
+
+    assert here.run("clone") == "succeeded"
+    assert copies_of(here, assert_policy_counts_exact(here), "d/f0.warc") == (2, 1)
+
+    flip_a_byte(here.dir("mirror") / "d/f1.warc")
+    assert here.run("fixity-mirror") == "succeeded"  # found corrupt, then repaired
+    assert copies_of(here, assert_policy_counts_exact(here), "d/f1.warc") == (2, 1)
+
+    assert here.run("replicate") == "succeeded"
+    kept = assert_policy_counts_exact(here)
+    assert copies_of(here, kept, "d/f2.warc") == (3, 1)
+
+    flip_a_byte(here.dir() / "d/f3.warc")
+    assert here.run("fixity-store").startswith("failed")  # no repair: it stays corrupt
+    assert here.copies("d/f3.warc")["store"].state == "corrupt"
+    assert copies_of(here, assert_policy_counts_exact(here), "d/f3.warc") == (2, 1)
+
+    assert here.run("delete") == "succeeded"
+    assert here.copies("d/f0.warc")["store"].state == "deleted"
+    assert copies_of(here, assert_policy_counts_exact(here), "d/f0.warc") == (2, 1)
+
+    (here.dir("mirror") / "d/f2.warc").unlink()  # a vanished copy goes missing
+    here.scan("mirror")
+    assert here.copies("d/f2.warc")["mirror"].state == "missing"
+    assert copies_of(here, assert_policy_counts_exact(here), "d/f2.warc") == (1, 1)
+
+
+def test_verified_copies_follow_first_hashes_remote_copies_and_writes_no_task_makes(site):
+    tasks = (
+        "  - {name: quick-scan, type: scan, store: store}\n"
+        "  - {name: fixity, type: check_integrity, store_name: store, age_in_days: null}\n"
+        "copies: {min: 2, sites: 2}\n"
+        "sites: {a: {url: 'http://127.0.0.1:9'}, b: {url: 'http://127.0.0.1:9'}}\n"
+    )
+    here = site(tasks)
+    for i in range(4):
+        here.put(f"f{i}", bytes([i]) * 10)
+    assert here.run("quick-scan") == "succeeded"
+    assert assert_policy_counts_exact(here) == {}  # nothing hashed: nothing to judge
+
+    assert here.run("fixity") == "succeeded"  # the first hashes
+    kept = assert_policy_counts_exact(here)
+    assert sorted(kept.values()) == [(1, 1)] * 4
+
+    with here.instance.engine.begin() as connection:
+        ids = dict(connection.execute(sa.select(files.c.name, files.c.id)).all())
+        sums = dict(connection.execute(sa.select(files.c.name, files.c.checksum)).all())
+        connection.execute(
+            remote_instances.insert(),
+            [  # two confirmed at one site, one at another, one not confirmed yet
+                {"file_id": ids["f0"], "site": "a", "store": "s", "checksum": sums["f0"],
+                 "confirmed_at": START},
+                {"file_id": ids["f0"], "site": "a", "store": "t", "checksum": sums["f0"],
+                 "confirmed_at": START},
+                {"file_id": ids["f0"], "site": "b", "store": "s", "checksum": sums["f0"],
+                 "confirmed_at": START},
+                {"file_id": ids["f1"], "site": "a", "store": "s", "checksum": None,
+                 "confirmed_at": None},
+            ],
+        )  # fmt: skip
+    kept = assert_policy_counts_exact(here)
+    assert (kept[ids["f0"]], kept[ids["f1"]]) == ((4, 3), (1, 1))
+
+    with here.instance.engine.begin() as connection:
+        confirm = remote_instances.update().where(remote_instances.c.file_id == ids["f1"])
+        connection.execute(confirm.values(checksum=sums["f1"], confirmed_at=START))
+        gone = remote_instances.delete().where(remote_instances.c.store == "t")
+        connection.execute(gone)
+    kept = assert_policy_counts_exact(here)
+    assert (kept[ids["f0"]], kept[ids["f1"]]) == ((3, 3), (2, 2))
+
+    with here.instance.engine.begin() as connection:
+        # another checksum recorded for f1: neither its copy nor the remote one matches it
+        connection.execute(files.update().where(files.c.id == ids["f1"]).values(checksum="x:1"))
+        connection.execute(files.update().where(files.c.id == ids["f2"]).values(checksum=None))
+        connection.execute(files.delete().where(files.c.id == ids["f0"]))
+        moved = instances.update().where(instances.c.file_id == ids["f3"])
+        connection.execute(moved.values(file_id=ids["f1"]))  # f3's copy now said to be f1's
+    kept = assert_policy_counts_exact(here)
+    assert kept == {ids["f1"]: (0, 0), ids["f3"]: (0, 0)}
+
+
+def test_copies_written_at_once_by_two_postgresql_writers_are_both_counted(site):
+    """Each writer's recount waits for the other's uncommitted copies of the same file, then
+    counts them: counting first would miss them, and leave the file one copy short."""
+    here = site(mirror="")
+    if here.instance.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serialises its writers: the race cannot happen there")
+    here.put("f", b"both")
+    here.scan()
+    (store_copy,) = here.copies("f").values()
+    with here.instance.engine.connect() as connection:
+        file_id, checksum = connection.execute(sa.select(files.c.id, files.c.checksum)).one()
+
+    def a_copy(store: str) -> dict[str, object]:
+        return {"file_id": file_id, "store": store, "path": "f", "state": "present",
+                "verified_checksum": checksum}  # fmt: skip
+
+    second: dict[str, int] = {}
+
+    def write_second() -> None:
+        with here.instance.engine.begin() as connection:
+            second["pid"] = connection.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+            connection.execute(instances.insert(), a_copy("second"))
+
+    with here.instance.engine.begin() as first:
+        first.execute(instances.insert(), a_copy("first"))
+        writer = threading.Thread(target=write_second)
+        writer.start()
+        waiting = sa.text(
+            "SELECT count(*) FROM pg_stat_activity WHERE pid = :pid AND wait_event_type = 'Lock'"
+        )
+        with here.instance.engine.connect() as watcher:
+            for _ in range(1000):
+                if "pid" in second and watcher.execute(waiting, second).scalar_one():
+                    break
+                threading.Event().wait(0.01)
+            else:
+                pytest.fail("the second writer never waited for the first")
+    writer.join()
+    assert store_copy.state == "present"
+    assert assert_copies_exact(here.instance) == {file_id: (3, 1)}

@@ -7,8 +7,10 @@ or a remote instance whose site confirmed the file's checksum (DESIGN §4). A fi
 hashed are judged by neither rule: there is nothing to verify their copies against yet.
 
 Each file follows the ``copies:`` rule of the groups of the stores holding it (the
-strictest, a store of no group following the global rule). Every query here reads one
-aggregate per file, in pages by file id (a keyset), so no list grows with the catalog.
+strictest, a store of no group following the global rule). Only the *candidates* are judged:
+the files whose verified copies or sites, kept by triggers in ``file_copies``, are below the
+largest rule, read by its indexes; every other file meets every rule. Every query here reads
+one aggregate per file, in pages by file id (a keyset), so no list grows with the catalog.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Select,
     String,
     Subquery,
     and_,
@@ -31,7 +34,7 @@ from sqlalchemy import (
 )
 
 from sexton.config.models import CopiesSettings, Settings
-from sexton.db.catalog_tables import files, instances, remote_instances
+from sexton.db.catalog_tables import file_copies, files, instances, remote_instances
 
 from .copies import HELD_STATES
 from .fixity import Copy, copies_query, fetch_copies
@@ -62,6 +65,22 @@ class CopiesPolicy:
             return literal(default)
         chosen = {name: getattr(rule, attribute) for name, rule in self.by_store.items()}
         return case(chosen, value=instances.c.store, else_=default)
+
+    def candidates(self, after_id: int | None = None, upto_id: int | None = None) -> Select[Any]:
+        """The hashed files (by id in ``(after_id, upto_id]``, if given) that may be below
+        their rule: fewer verified copies than the largest ``min``, or sites than the largest
+        ``sites``, of any rule."""
+        rules = [self.default, *self.by_store.values()]
+        below = file_copies.c.copies < max(rule.min for rule in rules)
+        most_sites = max(rule.sites for rule in rules)
+        if most_sites > 1:  # below one site is no copy at all, which ``min`` (>= 1) covers
+            below = below | (file_copies.c.sites < most_sites)
+        query = select(file_copies.c.file_id).where(below)
+        if after_id is not None:
+            query = query.where(file_copies.c.file_id > after_id)
+        if upto_id is not None:
+            query = query.where(file_copies.c.file_id <= upto_id)
+        return query
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,8 +121,8 @@ class PolicyPage:
 def _tally(
     policy: CopiesPolicy, after_id: int | None = None, upto_id: int | None = None
 ) -> Subquery:
-    """One row per hashed file (by id in ``(after_id, upto_id]``, if given): the copies it
-    needs and the verified copies it has."""
+    """One row per candidate file (by id in ``(after_id, upto_id]``, if given): the copies
+    it needs and the verified copies it has."""
     live = and_(instances.c.file_id == files.c.id, instances.c.state != DELETED)
     verified = and_(
         live, instances.c.state == PRESENT, instances.c.verified_checksum == files.c.checksum
@@ -129,11 +148,7 @@ def _tally(
         .where(confirmed)
         .scalar_subquery()
         .label("remote_sites"),
-    ).where(files.c.checksum.is_not(None))
-    if after_id is not None:
-        query = query.where(files.c.id > after_id)
-    if upto_id is not None:
-        query = query.where(files.c.id <= upto_id)
+    ).where(files.c.id.in_(policy.candidates(after_id, upto_id)))
     return query.subquery("tally")
 
 

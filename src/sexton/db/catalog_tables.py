@@ -108,6 +108,25 @@ instance_totals = Table(
 )
 Index("ix_instance_totals_store", instance_totals.c.store, instance_totals.c.state)
 
+# Each hashed file's verified copies (local and confirmed remote) and the sites holding them,
+# recounted by triggers on every write that can change them (migration 0018): the copies
+# policy reads the files below its largest rule by these indexes instead of judging them all.
+file_copies = Table(
+    "file_copies",
+    metadata,
+    Column(
+        "file_id",
+        Integer,
+        ForeignKey("files.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("copies", Integer, nullable=False),
+    Column("sites", Integer, nullable=False),
+)
+Index("ix_file_copies_copies", file_copies.c.copies)
+Index("ix_file_copies_sites", file_copies.c.sites)
+
 marks = Table(
     "marks",
     metadata,
