@@ -262,10 +262,10 @@ class Worker:
 
     def _record_event(self, run_id: int, task: str, text: str, wait: bool = True) -> None:
         """Add a line to the run's history. A shard's lines (``wait=False``) are committed
-        without waiting for the disk, as its claim and end are: one a shard waited for took
-        a tenth of fan_out's cost on shards of tiny files. A crash of the database server
-        within the WAL writer's delay (200 ms by default) may lose the last of them; the
-        catalog's records of the work itself always wait."""
+        without waiting for the disk, as its claim and end are: its "checked" line waited
+        about 4 ms a shard, where 512 tiny files take about 130 ms to check. A crash of the
+        database server within the WAL writer's delay (200 ms by default) may lose the last
+        of them; the catalog's records of the work itself always wait."""
         with self.book.engine.begin() as connection:
             if not wait:
                 commit_without_waiting(connection)
