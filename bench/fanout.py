@@ -7,7 +7,10 @@ Not a test; nothing here is asserted. Run ``python bench/fanout.py [--files N] [
    left, through the same functions a worker uses (``claim_shard``, ``end_shard``).
 2. Coordination overhead: ``check_integrity`` of ``--files`` tiny files as one run, then as
    one fanned-out run (shards of ``--shard``, one worker: ``sexton run``), each run's own duration
-   from its record; the ratio is what splitting, claiming and summing shards add.
+   from its record, the best of ``--rounds`` alternations; the ratio is what splitting,
+   claiming and summing shards add. The catalog is analyzed after its first scan, as
+   autovacuum would soon do on a server that runs it (the test server does not):
+   ``--no-analyze`` keeps the statistics of empty tables instead.
 
 PostgreSQL is ``$SEXTON_TEST_PG`` (throwaway schemas); only loopback connections are made.
 """
@@ -24,7 +27,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from corpus import last_run_seconds
+from corpus import last_run_seconds, load
 from corpus import sexton as run_sexton
 from dispatch import throwaway_schema
 from sexton.clock import SystemClock
@@ -109,7 +112,9 @@ def build_store(root: Path, files: int) -> None:
         path.write_bytes(b"%d" % index)
 
 
-def overhead(url: str, directory: Path, files: int, shard: int) -> tuple[float, float]:
+def overhead(
+    url: str, directory: Path, files: int, shard: int, rounds: int, analyze: bool
+) -> tuple[float, float]:
     """Seconds of one check_integrity run of ``files`` copies, alone and fanned out."""
     root = directory / "store"
     build_store(root, files)
@@ -125,9 +130,14 @@ def overhead(url: str, directory: Path, files: int, shard: int) -> tuple[float, 
     )
     run_sexton(config, "db", "upgrade")
     run_sexton(config, "run", "scan")
+    if analyze:
+        engine = connect(url)
+        with engine.begin() as connection:
+            connection.execute(sa.text("ANALYZE files, instances"))  # this schema's only
+        engine.dispose()
     run_sexton(config, "run", "single")  # warm the page cache and the database
     timings: dict[str, float] = {}
-    for task in ("single", "fanned", "single", "fanned"):  # interleaved: the machine is shared
+    for task in ("single", "fanned") * rounds:  # interleaved: the machine is shared
         run_sexton(config, "run", task)
         timings[task] = min(timings.get(task, float("inf")), last_run_seconds(config, task))
     return timings["single"], timings["fanned"]
@@ -138,15 +148,21 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=100_000)
     parser.add_argument("--shards", type=int, default=20_000)
     parser.add_argument("--shard", type=int, default=512, help="copies per shard")
+    parser.add_argument("--rounds", type=int, default=3, help="alternations of the two runs")
+    parser.add_argument("--no-analyze", dest="analyze", action="store_false")
     options = parser.parse_args()
+    print(f"load average {load()} ({time.strftime('%H:%M:%S')})", flush=True)
     with throwaway_schema("bench_shards") as url:
         rate = shards_per_second(url, options.shards)
     print(f"shards handed out ({CLAIMERS} processes) {rate:8.0f} /s  ({options.shards} shards)")
     with throwaway_schema("bench_fanout") as url, tempfile.TemporaryDirectory() as tmp:
-        single, fanned = overhead(url, Path(tmp), options.files, options.shard)
+        single, fanned = overhead(
+            url, Path(tmp), options.files, options.shard, options.rounds, options.analyze
+        )
     print(f"check_integrity, one run          {single:8.2f} s  ({options.files} files)")
     print(f"check_integrity, fan_out shard {options.shard:<4} {fanned:6.2f} s")
     print(f"fan_out / one run                 {fanned / single:8.2f}x  (target <= 1.10x)")
+    print(f"load average at the end {load()} ({time.strftime('%H:%M:%S')})")
 
 
 if __name__ == "__main__":

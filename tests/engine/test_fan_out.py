@@ -60,6 +60,36 @@ def test_a_fanned_out_check_verifies_every_copy_exactly_once(site, clock):  # no
     assert stale == 0
 
 
+def test_a_fanned_out_check_of_one_store_skips_the_copies_of_another_within_its_shards(
+    site,  # noqa: F811
+    clock,
+):
+    here: Site = site(FANNED, other="")
+    for round_ in range(4):  # each scan adds a block of ids: the two stores' ids interleave
+        for i in range(50):
+            here.put(f"r{round_}/f{i:02d}", b"store %d %d" % (round_, i))
+            here.put(f"r{round_}/g{i:02d}", b"other %d %d" % (round_, i), store="other")
+        here.scan()
+        here.scan("other")
+    clock.advance(timedelta(hours=1))
+
+    assert here.run("fixity") == "succeeded"
+
+    events = here.events("fixity")
+    assert verified_in_events(events) == 200
+    assert sum("checked" in e for e in events) == -(-200 // 64)
+    with here.instance.engine.connect() as connection:
+        checked_now = dict(
+            connection.execute(
+                sa.select(instances.c.store, sa.func.count())
+                .where(instances.c.verified_at >= clock.now())
+                .group_by(instances.c.store)
+            ).all()
+        )
+    assert checked_now == {"store": 200}
+    assert not list(here.catalog.ls(state="missing"))  # nothing looked for on the wrong store
+
+
 def test_a_fanned_out_check_that_finds_damage_fails_and_stays_down(site, clock):  # noqa: F811
     here: Site = site(FANNED)
     for i in range(200):

@@ -280,18 +280,18 @@ class Catalog:
         query = fixity.due_in_id_order(store, verified_before, created_after).limit(limit)
         return self._id_ranges(query, size)
 
-    def due_between(
+    def due_copies_between(
         self,
         store: str,
         after_id: int | None,
         upto_id: int,
         verified_before: datetime,
         created_after: datetime | None = None,
-    ) -> list[int]:
-        """Ids of the copies in one id range still due (see ``due_id_ranges``)."""
-        query = fixity.due_in_id_order(store, verified_before, created_after, after_id, upto_id)
+    ) -> list[Copy]:
+        """The copies in one id range still due (see ``due_id_ranges``), in id order."""
+        query = fixity.due_copies_between(store, verified_before, created_after, after_id, upto_id)
         with reading(self.engine) as connection:
-            return list(connection.execute(query).scalars())
+            return fixity.fetch_copies(connection, query)
 
     def copies(self, instance_ids: Sequence[int]) -> list[Copy]:
         with reading(self.engine) as connection:

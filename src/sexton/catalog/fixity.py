@@ -284,16 +284,12 @@ def mark_missing(connection: Connection, instance_ids: Sequence[int]) -> None:
 
 
 def due_in_id_order(
-    store: str,
-    verified_before: datetime,
-    created_after: datetime | None,
-    after_id: int | None = None,
-    upto_id: int | None = None,
+    store: str, verified_before: datetime, created_after: datetime | None
 ) -> Select[int]:
     """Ids of present copies on ``store`` not verified since ``verified_before`` (and of files
-    created after ``created_after``), in ``(after_id, upto_id]``, in id order: what a shard of
-    a fanned-out check covers. Id order, not verification order, so a run can be cut into id
-    ranges by one pass over the index and each range selected again by a worker."""
+    created after ``created_after``), in id order: what a fanned-out check cuts into shards.
+    Id order, not verification order, so a run can be cut into id ranges by one pass over the
+    index and each range selected again by a worker (``due_copies_between``)."""
     query = select(instances.c.id).where(
         instances.c.store == store,
         instances.c.state == PRESENT,
@@ -303,8 +299,53 @@ def due_in_id_order(
         query = query.join_from(instances, files, instances.c.file_id == files.c.id).where(
             file_age(created_after)
         )
-    if after_id is not None:
-        query = query.where(instances.c.id > after_id)
-    if upto_id is not None:
-        query = query.where(instances.c.id <= upto_id)
     return query.order_by(instances.c.id)
+
+
+def due_copies_between(
+    store: str,
+    verified_before: datetime,
+    created_after: datetime | None,
+    after_id: int | None,
+    upto_id: int,
+) -> CopyQuery:
+    """The copies of ``due_in_id_order`` in ``(after_id, upto_id]``: one shard's, with their
+    files, in one query.
+
+    The id range is read on its own first (``MATERIALIZED``), so the planner reads it by
+    primary key whatever its statistics say. Asked for the range and the store's due copies
+    together, with the statistics of a catalog not analyzed since its first scan, PostgreSQL
+    walked the store's whole ``(store, state, verified_at)`` index for every shard: 27 ms a
+    shard on 20,000 copies, a cost that grows with the store, against 1.5 ms.
+    """
+    in_range = select(
+        instances.c.id,
+        instances.c.file_id,
+        instances.c.store,
+        instances.c.path,
+        instances.c.state,
+        instances.c.verified_at,
+    ).where(instances.c.id <= upto_id)
+    if after_id is not None:
+        in_range = in_range.where(instances.c.id > after_id)
+    copy = in_range.cte("in_range").prefix_with("MATERIALIZED")
+    query = (
+        select(
+            copy.c.id,
+            copy.c.file_id,
+            files.c.name,
+            copy.c.store,
+            copy.c.path,
+            files.c.size,
+            files.c.checksum,
+        )
+        .join_from(copy, files, copy.c.file_id == files.c.id)
+        .where(
+            copy.c.store == store,
+            copy.c.state == PRESENT,
+            or_(copy.c.verified_at.is_(None), copy.c.verified_at < verified_before),
+        )
+    )
+    if created_after is not None:
+        query = query.where(file_age(created_after))
+    return query.order_by(copy.c.id)

@@ -16,7 +16,6 @@ from ..catalog import Catalog, OpenStores
 from ..clock import Clock
 from ..config import Config, TaskSpec
 from ..stores import Store
-from .record import Run
 
 LOG_TAIL_LINES = 200  # what `sexton runs show` displays; the full output is the task's business
 LOG_TAIL_CHARS = 64_000
@@ -27,7 +26,8 @@ class EngineRunContext:
 
     def __init__(
         self,
-        run: Run,
+        run_id: int,
+        queued_at: datetime,
         spec: TaskSpec,
         config: Config,
         engine: Engine,
@@ -38,8 +38,8 @@ class EngineRunContext:
         on_event: Callable[[str], None] | None = None,
         started: datetime | None = None,
     ) -> None:
-        self.run_id = run.id
-        self.queued_at = run.queued_at
+        self.run_id = run_id
+        self.queued_at = queued_at
         self.task_name = spec.name
         self.config = config  # for task types that need stores or other tasks' settings
         self.engine = engine  # for task types that keep records (the catalog)

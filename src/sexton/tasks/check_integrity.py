@@ -66,7 +66,8 @@ class CheckIntegrityTask(Task):
             created_after = now - timedelta(days=params.age_in_days)
         due = (store.name, verified_before, created_after)
         total = ctx.catalog.count_due(*due, limit=params.files_per_run)
-        _check(ctx, store, ctx.catalog.due_for_check(*due, limit=total), total, params)
+        pages = ctx.catalog.due_for_check(*due, limit=total)
+        _check(ctx, store, (ctx.catalog.copies(ids) for ids in pages), total, params)
 
     # -- fan_out: shards are ranges of instance ids ------------------------------------------
 
@@ -86,7 +87,7 @@ class CheckIntegrityTask(Task):
         store = _store(ctx, params)
         assert shard.upto_id is not None
         verified_before, created_after = _due_since(params, since)
-        due = ctx.catalog.due_between(
+        due = ctx.catalog.due_copies_between(
             store.name, shard.after_id, shard.upto_id, verified_before, created_after
         )
         _check(ctx, store, [due], len(due), params)
@@ -113,11 +114,11 @@ def _due_since(
 def _check(
     ctx: RunContext,
     store: Store,
-    due: Iterable[list[int]],
+    due: Iterable[list[Copy]],
     total: int,
     params: CheckIntegrityTask.Params,
 ) -> None:
-    """Check the ``due`` copies (pages of ids, ``total`` of them), repair them if asked, and
+    """Check the ``due`` copies (pages of them, ``total`` in all), repair them if asked, and
     end the run (or shard) as what was found requires."""
     ctx.progress(total=total)
     algorithm = params.algorithm or ctx.catalog.checksum
@@ -144,10 +145,9 @@ def _check(
         raise TaskInterrupted("stopped before every due copy was checked; the next run resumes")
 
 
-def _copies(ctx: RunContext, store: Store, pages: Iterable[list[int]]) -> Iterator[Copy]:
+def _copies(ctx: RunContext, store: Store, pages: Iterable[list[Copy]]) -> Iterator[Copy]:
     """The due copies, a page at a time as the hashing reaches them; what killed writers
     left beside them is cleared first."""
-    for ids in pages:
-        copies = ctx.catalog.copies(ids)
+    for copies in pages:
         remove_stale_temps(ctx, store, [c.path for c in copies])
         yield from copies
