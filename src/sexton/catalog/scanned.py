@@ -64,17 +64,6 @@ class Observed(NamedTuple):
     checksum: Checksum | None
 
 
-def commit_without_waiting(connection: Connection) -> None:
-    """Let this transaction commit without waiting for its WAL to reach the disk (PostgreSQL).
-
-    A scan's batch is only what the listing showed: one lost to a crash is found again by the
-    next scan, and the database stays consistent. Waiting took a twelfth of a first scan.
-    SQLite in WAL mode with ``synchronous=NORMAL`` already commits this way.
-    """
-    if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
-
-
 def holds_copies(connection: Connection, store: str) -> bool:
     """Whether the catalog holds any copy on ``store``, in any state."""
     query = select(instances.c.id).where(instances.c.store == store).limit(1)

@@ -128,3 +128,14 @@ def reading(engine: Engine) -> Iterator[Connection]:
 
 def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
+
+
+def commit_without_waiting(connection: Connection) -> None:
+    """Let this transaction commit without waiting for its WAL to reach the disk (PostgreSQL),
+    for writes that a server crash may lose because something else finds them again (a scan's
+    batch, the next scan; a shard's claim or end, its lease). The database stays consistent,
+    and a later commit that waits makes this one durable too. SQLite in WAL mode with
+    ``synchronous=NORMAL`` already commits this way.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET LOCAL synchronous_commit = off")

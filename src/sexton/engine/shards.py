@@ -23,7 +23,7 @@ from sqlalchemy import (
     update,
 )
 
-from ..catalog.scanned import commit_without_waiting
+from ..db import commit_without_waiting
 from ..db.tables import run_shards, runs
 from ..tasks.base import ShardBounds
 from .claims import in_state

@@ -14,10 +14,9 @@ from datetime import datetime
 
 from sqlalchemy import insert, update
 
-from ..catalog.scanned import commit_without_waiting
 from ..clock import Clock
 from ..config import Config, TaskSpec
-from ..db import reading
+from ..db import commit_without_waiting, reading
 from ..db.tables import run_events, runs, workers
 from ..tasks.base import NeedsAttention, Task, TaskFailed, TaskInterrupted, TaskTimedOut
 from ..tasks.registry import task_class
