@@ -6,7 +6,6 @@ processes on PostgreSQL, one of them SIGKILLed mid-shard, clone every file exact
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import time
 from collections import Counter
@@ -17,7 +16,14 @@ import sqlalchemy as sa
 from datacare_support import flip_a_byte
 
 from datacare.conftest import Site
-from engine.test_processes import SEXTON, pg_only, start, stop, wait_for  # noqa: F401
+from engine.test_processes import (  # noqa: F401
+    SEXTON,
+    kill_the_newest_shards_worker,
+    pg_only,
+    start,
+    stop,
+    wait_for,
+)
 from sexton.db import connect
 from sexton.db.catalog_tables import files, instances
 from sexton.db.tables import run_shards, runs
@@ -355,11 +361,7 @@ def test_worker_processes_clone_every_file_once_when_one_is_killed_mid_shard(
     processes = [*workers, start(config, "scheduler")]  # the scheduler reaps lost leases
     try:
         wait_for(lambda: bool(shards_in("succeeded") and shards_in("running")), 60)
-        # The shard begun last has the most left to do when its worker dies.
-        held = max(shards_in("running"), key=lambda shard: shard.started_at)
-        (victim,) = [w for w in workers if f":{w.pid}:" in held.worker]
-        victim.send_signal(signal.SIGKILL)
-        victim.wait(10)
+        held = kill_the_newest_shards_worker(workers, shards_in("running"))
         wait_for(finished, 60)
     finally:
         stop(processes)

@@ -5,7 +5,6 @@ again, and ``fan_out`` refused on a task type that cannot split."""
 from __future__ import annotations
 
 import re
-import signal
 import subprocess
 from datetime import timedelta
 from pathlib import Path
@@ -14,7 +13,14 @@ import pytest
 import sqlalchemy as sa
 
 from datacare.conftest import Site, site  # noqa: F401  (the data-care site fixture)
-from engine.test_processes import SEXTON, pg_only, start, stop, wait_for  # noqa: F401
+from engine.test_processes import (  # noqa: F401
+    SEXTON,
+    kill_the_newest_shards_worker,
+    pg_only,
+    start,
+    stop,
+    wait_for,
+)
 from sexton.db import connect
 from sexton.db.catalog_tables import instances
 from sexton.db.tables import run_events, run_shards, runs
@@ -193,12 +199,8 @@ def test_three_worker_processes_check_a_store_once_each_even_when_one_is_killed(
     try:
         if kill:
             wait_for(lambda: bool(shards_in("succeeded") and shards_in("running")), 120)
-            # The shard begun last has the most left to do when its worker dies.
-            held = max(shards_in("running"), key=lambda shard: shard.started_at)
+            held = kill_the_newest_shards_worker(workers, shards_in("running"))
             victim_id = held.worker
-            (victim,) = [w for w in workers if f":{w.pid}:" in victim_id]
-            victim.send_signal(signal.SIGKILL)
-            victim.wait(10)
         wait_for(finished, 240)
     finally:
         stop(processes)

@@ -56,6 +56,18 @@ def wait_for(condition, timeout: float = 30.0) -> None:
         time.sleep(0.1)
 
 
+def kill_the_newest_shards_worker(
+    workers: list[subprocess.Popen[bytes]], running: list[sa.Row]
+) -> sa.Row:
+    """SIGKILL the worker holding the shard begun last, which has the most left to do when its
+    worker dies; returns that shard (its ``worker`` names the victim)."""
+    held = max(running, key=lambda shard: shard.started_at)
+    (victim,) = [w for w in workers if f":{w.pid}:" in held.worker]
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(10)
+    return held
+
+
 @pytest.fixture
 def pg_only(database_url: str) -> str:
     if not database_url.startswith("postgresql"):

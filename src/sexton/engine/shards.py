@@ -202,6 +202,13 @@ def claim_shard(
     return None
 
 
+def _held(shard_id: int, worker: str) -> ColumnElement[bool]:
+    """The shard, if this worker still holds it (nobody took it over after its lease)."""
+    return and_(
+        run_shards.c.id == shard_id, run_shards.c.worker == worker, run_shards.c.state == RUNNING
+    )
+
+
 def renew_shard_leases(
     connection: Connection,
     worker: str,
@@ -215,11 +222,7 @@ def renew_shard_leases(
     for shard_id, (items, bytes_) in counts.items():
         row = connection.execute(
             update(run_shards)
-            .where(
-                run_shards.c.id == shard_id,
-                run_shards.c.worker == worker,
-                run_shards.c.state == RUNNING,
-            )
+            .where(_held(shard_id, worker))
             .values(lease_expires_at=until, items=items, bytes=bytes_)
             .returning(run_shards.c.run_id)
         ).first()
@@ -255,11 +258,7 @@ def end_shard(
     done = state in SHARD_FINISHED
     result = connection.execute(
         update(run_shards)
-        .where(
-            run_shards.c.id == shard_id,
-            run_shards.c.worker == worker,
-            run_shards.c.state == RUNNING,
-        )
+        .where(_held(shard_id, worker))
         .values(
             state=state,
             items=items,
