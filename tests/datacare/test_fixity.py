@@ -9,7 +9,9 @@ from datetime import timedelta
 import sqlalchemy as sa
 from datacare_support import flip_a_byte, leave_temp
 
+from sexton.catalog.records import iso
 from sexton.db.catalog_tables import corrupt_files
+from sexton.db.tables import runs
 
 BIT_ROT_FILES = 10_000  # tiny files: the test is about finding one among many, not speed
 CHECK = "  - {name: fixity, type: check_integrity, store_name: store, age_in_days: 7}\n"
@@ -83,6 +85,37 @@ def test_first_check_of_a_file_without_checksum_records_one(site):
     assert shown.file.checksum == f"md5:{hashlib.md5(b'hello').hexdigest()}"
     assert shown.instances[0].verified_checksum == shown.file.checksum
     assert shown.instances[0].verified_at == here.instance.clock.now()
+
+
+def test_every_check_is_logged_with_its_run_and_what_it_found_latest_first(site, clock):
+    here = site("  - {name: fixity, type: check_integrity, store_name: store, age_in_days: null}\n")
+    for name in "abc":
+        here.put(name, name.encode() * 10)
+    here.scan()
+    assert here.catalog.show("a").checks == ()  # the scan's hash is the reference, not a check
+    clock.advance(timedelta(days=8))
+    assert here.run("fixity") == "succeeded"
+    flip_a_byte(here.dir() / "b")
+    (here.dir() / "c").unlink()
+    clock.advance(timedelta(days=8))
+    assert here.run("fixity").startswith("failed: 1 corrupt copies")
+    with here.instance.engine.connect() as connection:
+        first, second = connection.execute(
+            sa.select(runs.c.id).where(runs.c.task == "fixity").order_by(runs.c.id)
+        ).scalars()
+
+    def found(name: str) -> list[tuple[str, int | None]]:
+        return [(c.outcome, c.run_id) for c in here.catalog.show(name).checks]
+
+    assert found("a") == [("match", second), ("match", first)]
+    assert found("b") == [("mismatch", second), ("match", first)]
+    assert found("c") == [("missing", second), ("match", first)]
+    damage = here.catalog.show("b").to_json()["checks"][0]
+    sha = hashlib.sha256(b"b" * 10).hexdigest()
+    assert damage["store"] == "store" and damage["path"] == "b"
+    assert damage["detail"] == f"expected sha256:{sha}"
+    assert damage["checksum"].startswith("sha256:") and damage["checksum"] != f"sha256:{sha}"
+    assert damage["at"] == iso(clock.now())
 
 
 def test_rolling_checks_never_verified_then_least_recently_verified_first(site, clock):

@@ -33,7 +33,7 @@ def test_fixity_pages_meet_every_copy_once_while_checks_are_recorded(site, clock
         assert 0 < len(ids) <= PAGE
         seen += ids
         copies = catalog.copies(ids)
-        catalog.record_checks([(c, Checksum.parse(c.checksum)) for c in copies])
+        catalog.record_checks([(c, Checksum.parse(c.checksum)) for c in copies], None)
     assert total == FILES
     assert sorted(seen) == sorted(set(seen)) and len(seen) == FILES
 

@@ -22,7 +22,7 @@ from engine.test_processes import (  # noqa: F401
     wait_for,
 )
 from sexton.db import connect
-from sexton.db.catalog_tables import instances
+from sexton.db.catalog_tables import fixity_checks, instances
 from sexton.db.tables import run_events, run_shards, runs
 from sexton.engine import shards
 from sexton.engine.states import FINISHED
@@ -38,6 +38,16 @@ FANNED = (
 def verified_in_events(events: list[str]) -> int:
     """Copies verified, as the shards' "checked" events count them."""
     return sum(int(m.group(1)) for e in events if (m := re.search(r"verified=(\d+)", e)))
+
+
+def checks_per_copy(connection: sa.Connection, run_id: int) -> dict[int, int]:
+    """How many times the run checked each copy, as the catalog's check log counts them."""
+    query = (
+        sa.select(fixity_checks.c.instance_id, sa.func.count())
+        .where(fixity_checks.c.run_id == run_id)
+        .group_by(fixity_checks.c.instance_id)
+    )
+    return {instance_id: count for instance_id, count in connection.execute(query).tuples()}
 
 
 def shard_states(engine: sa.Engine) -> list[str]:
@@ -56,6 +66,10 @@ def test_a_fanned_out_check_verifies_every_copy_exactly_once(site, clock):  # no
 
     events = here.events("fixity")
     assert verified_in_events(events) == FILES
+    with here.instance.engine.connect() as connection:
+        fixity = connection.execute(sa.select(runs.c.id).where(runs.c.task == "fixity"))
+        checked = checks_per_copy(connection, fixity.scalar_one())
+    assert len(checked) == FILES and set(checked.values()) == {1}  # each copy checked once
     assert sum("checked" in e for e in events) == -(-FILES // 64)  # one per shard
     assert here.last_run("fixity") == (FILES, sum(len(f"content {i}") for i in range(FILES)))
     assert set(shard_states(here.instance.engine)) == {"succeeded"}
@@ -223,8 +237,10 @@ def test_three_worker_processes_check_a_store_once_each_even_when_one_is_killed(
         still_running = connection.execute(
             sa.select(sa.func.count()).select_from(runs).where(runs.c.state == "running")
         ).scalar_one()
+        checked = checks_per_copy(connection, run.id)
     engine.dispose()
     assert unverified == 0  # every copy was checked in this run
+    assert len(checked) == PROCESS_FILES  # ... as the check log counts them, copy by copy
     assert set(shard_states_of(pg_only)) == {"succeeded"}
     assert still_running == 0
     assert len(shard_workers) >= 2  # the shards really were spread over workers
@@ -240,9 +256,11 @@ def test_three_worker_processes_check_a_store_once_each_even_when_one_is_killed(
         # The killed worker's unrecorded shard was redone; recorded copies were not.
         assert PROCESS_FILES - PROCESS_SHARD <= verified_in_events(events) <= PROCESS_FILES
         assert run.items <= PROCESS_FILES + PROCESS_SHARD
+        assert max(checked.values()) <= 2  # a copy the killed worker checked: once more at most
     else:
         assert verified_in_events(events) == PROCESS_FILES
         assert run.items == PROCESS_FILES
+        assert set(checked.values()) == {1}  # every copy checked exactly once
 
 
 def shard_states_of(url: str) -> list[str]:

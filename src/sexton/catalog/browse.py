@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Select, and_, select
 
 from sexton.db.catalog_tables import files, instances, marks
 
-from . import repair
+from . import fixity, repair
 from .marks import FILE_COLUMNS, file_record
 from .records import FileDetail, InstanceRecord, ListedFile, MarkRecord
 
@@ -47,6 +47,7 @@ def detail(connection: Connection, name: str) -> FileDetail | None:
         ),
         tuple(MarkRecord(m.name, m.value, m.marked_at) for m in flags),
         tuple(repair.history(connection, row.id)),
+        tuple(fixity.latest_checks(connection, row.id)),
     )
 
 

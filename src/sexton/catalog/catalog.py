@@ -297,19 +297,23 @@ class Catalog:
         with reading(self.engine) as connection:
             return fixity.copies_by_id(connection, instance_ids)
 
-    def record_checks(self, checked: Sequence[tuple[Copy, Checksum]]) -> list[Finding]:
+    # A check's ``run_id`` is the run that made it (None outside a run), for its log entry.
+
+    def record_checks(
+        self, checked: Sequence[tuple[Copy, Checksum]], run_id: int | None
+    ) -> list[Finding]:
         """Record checksums computed for copies: verified, or corrupt (see ``fixity``)."""
         with self.engine.begin() as connection:
-            return fixity.record_checks(connection, checked, self.clock.now())
+            return fixity.record_checks(connection, checked, self.clock.now(), run_id)
 
-    def mark_missing(self, instance_ids: Sequence[int]) -> None:
+    def mark_missing(self, instance_ids: Sequence[int], run_id: int | None) -> None:
         with self.engine.begin() as connection:
-            fixity.mark_missing(connection, instance_ids)
+            fixity.mark_missing(connection, instance_ids, self.clock.now(), run_id)
 
-    def record_bad_content(self, copy: Copy, problem: str) -> None:
+    def record_bad_content(self, copy: Copy, problem: str, run_id: int | None) -> None:
         """A copy that matches its checksum but whose content is damaged (see ``fixity``)."""
         with self.engine.begin() as connection:
-            fixity.record_bad_content(connection, copy, problem, self.clock.now())
+            fixity.record_bad_content(connection, copy, problem, self.clock.now(), run_id)
 
     # -- clones ----------------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """Preservation events: what was done to copies, dated, as PREMIS reports them.
 
-Most of this history is already in the catalog: every copy's latest successful fixity check
-(``instances.verified_at``), every damage found (``corrupt_files``), every transfer to another
+Most of this history is already in the catalog: every fixity check of a copy and what it
+found (``fixity_checks``), the hash each present copy got when it was scanned, written or
+ingested (``instances.verified_at``, when no check has followed), every transfer to another
 site (``transfers``), every repair and every file found lost (``repairs``). What it did not
 date is logged in ``preservation_events`` by the code that does it, in the same transaction:
 a clone registered, an arrival ingested, a copy deleted. ``events_since`` reads all of them as
@@ -16,19 +17,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import Connection, Row, Select, select, union
+from sqlalchemy import Connection, Row, Select, and_, select, union
 from sqlalchemy.sql.elements import ColumnElement
 
 from sexton.db.catalog_tables import (
-    corrupt_files,
     files,
+    fixity_checks,
     instances,
     preservation_events,
     repairs,
     transfers,
 )
 
-from .records import PRESENT, iso
+from .fixity import DAMAGED, MATCH, MISMATCH
+from .records import PRESENT
 
 # Kinds of event; each becomes a PREMIS eventType (see ``sexton.premis``).
 FIXITY: Final = "fixity"
@@ -109,10 +111,10 @@ def _after(column: ColumnElement[datetime | None], since: datetime | None) -> Co
 def files_with_events(connection: Connection, since: datetime | None) -> Iterator[EventFile]:
     """The files that ``events_since`` will name, by name (for PREMIS objects, listed first)."""
     ids = union(
-        select(instances.c.file_id).where(
-            instances.c.state == PRESENT, _after(instances.c.verified_at, since)
-        ),
-        select(corrupt_files.c.file_id).where(_after(corrupt_files.c.last_seen, since)),
+        select(instances.c.file_id)
+        .join_from(fixity_checks, instances, fixity_checks.c.instance_id == instances.c.id)
+        .where(_after(fixity_checks.c.at, since)),
+        select(instances.c.file_id).where(_hashed_since_checked(since)),
         select(transfers.c.file_id).where(
             transfers.c.direction == "outgoing", _after(transfers.c.finished_at, since)
         ),
@@ -130,8 +132,8 @@ def files_with_events(connection: Connection, since: datetime | None) -> Iterato
 
 def events_since(connection: Connection, since: datetime | None) -> Iterator[PreservationEvent]:
     """Every recorded event from ``since`` on (all of them if None), source by source."""
-    yield from _fixity_passed(connection, since)
-    yield from _fixity_failed(connection, since)
+    yield from _fixity_checks(connection, since)
+    yield from _hashed_unchecked(connection, since)
     yield from _transfers(connection, since)
     yield from _repairs(connection, since)
     yield from _logged(connection, since)
@@ -142,12 +144,51 @@ def _rows(connection: Connection, query: Select[Any]) -> Iterator[Row[Any]]:
     yield from connection.execution_options(yield_per=PAGE).execute(query)
 
 
-def _fixity_passed(connection: Connection, since: datetime | None) -> Iterator[PreservationEvent]:
-    """The latest successful check of each present copy: earlier ones are not kept."""
+def _fixity_checks(connection: Connection, since: datetime | None) -> Iterator[PreservationEvent]:
+    """Every check of a copy: matched (success), or found it damaged or gone (failure)."""
+    checks = fixity_checks.c
+    query = (
+        select(fixity_checks, files.c.name, instances.c.store, instances.c.path)
+        .join_from(fixity_checks, instances, checks.instance_id == instances.c.id)
+        .join(files, instances.c.file_id == files.c.id)
+        .where(_after(checks.at, since))
+        .order_by(checks.at, checks.id)
+    )
+    for row in _rows(connection, query):
+        matched = row.outcome == MATCH
+        yield PreservationEvent(
+            f"fixity-{row.id}",
+            FIXITY,
+            row.at,
+            SUCCESS if matched else FAILURE,
+            row.name,
+            row.store,
+            row.path,
+            row.checksum,
+            _found(row),
+        )
+
+
+def _hashed_since_checked(since: datetime | None) -> ColumnElement[bool]:
+    """Present copies whose latest hash is not a logged check: the scan, clone, arrival or
+    repair that wrote or first read them hashed them, and no check has come since."""
+    checked_then = select(fixity_checks.c.id).where(
+        fixity_checks.c.instance_id == instances.c.id,
+        fixity_checks.c.at == instances.c.verified_at,
+    )
+    return and_(
+        instances.c.state == PRESENT, _after(instances.c.verified_at, since), ~checked_then.exists()
+    )
+
+
+def _hashed_unchecked(
+    connection: Connection, since: datetime | None
+) -> Iterator[PreservationEvent]:
+    """Each such copy's hash, as the fixity event it was before checks were logged."""
     query = (
         select(instances, files.c.name)
         .join_from(instances, files, instances.c.file_id == files.c.id)
-        .where(instances.c.state == PRESENT, _after(instances.c.verified_at, since))
+        .where(_hashed_since_checked(since))
         .order_by(instances.c.verified_at, instances.c.id)
     )
     for row in _rows(connection, query):
@@ -160,32 +201,19 @@ def _fixity_passed(connection: Connection, since: datetime | None) -> Iterator[P
             row.store,
             row.path,
             row.verified_checksum,
-            "checksum matched the catalog's",
+            "hashed as the copy was scanned or written",
         )
 
 
-def _fixity_failed(connection: Connection, since: datetime | None) -> Iterator[PreservationEvent]:
-    """Each damaged copy, at the last time its damage was seen."""
-    query = (
-        select(corrupt_files, files.c.name, instances.c.path)
-        .join_from(corrupt_files, files, corrupt_files.c.file_id == files.c.id)
-        .outerjoin(instances, corrupt_files.c.instance_id == instances.c.id)
-        .where(_after(corrupt_files.c.last_seen, since))
-        .order_by(corrupt_files.c.last_seen, corrupt_files.c.id)
-    )
-    for row in _rows(connection, query):
-        seen = f"seen {row.count} times since {iso(row.first_seen)}"
-        yield PreservationEvent(
-            f"damage-{row.id}",
-            FIXITY,
-            row.last_seen,
-            FAILURE,
-            row.name,
-            row.store,
-            row.path,
-            row.actual,
-            f"expected {row.expected}, found {row.actual}; {seen}",
-        )
+def _found(check: Row[Any]) -> str:
+    """What a fixity check found, in words."""
+    if check.outcome == MATCH:
+        return "checksum matched the catalog's"
+    if check.outcome == MISMATCH:
+        return f"{check.detail}, found {check.checksum}"
+    if check.outcome == DAMAGED:
+        return f"checksum matched, content damaged: {check.detail}"
+    return "the copy was gone"
 
 
 def _transfers(connection: Connection, since: datetime | None) -> Iterator[PreservationEvent]:
@@ -214,7 +242,7 @@ def _transfers(connection: Connection, since: datetime | None) -> Iterator[Prese
         )
 
 
-# A repair's `detected` is the fixity failure already exported from ``corrupt_files``.
+# A repair's `detected` is the failed fixity check already exported from ``fixity_checks``.
 _REPAIR_OUTCOMES = repairs.c.event.in_(("repaired", "lost"))
 
 

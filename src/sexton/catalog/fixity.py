@@ -2,7 +2,9 @@
 
 A check re-hashes a copy and compares it with the file's checksum. Agreement refreshes
 ``verified_at``; disagreement makes the copy ``corrupt`` and counts the damage in
-``corrupt_files``; a file with no checksum yet gets the one just computed.
+``corrupt_files``; a file with no checksum yet gets the one just computed. Whatever it found,
+each check is one row of ``fixity_checks``, written in the same transaction: a run's checks
+can be counted, and a copy's history read, after later checks have moved ``verified_at`` on.
 """
 
 from __future__ import annotations
@@ -10,14 +12,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, Final
 
 from sqlalchemy import Connection, Select, bindparam, func, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from sexton.checksums import Checksum
-from sexton.db.catalog_tables import corrupt_files, files, instances
+from sexton.db.catalog_tables import corrupt_files, files, fixity_checks, instances
 
-from .records import CORRUPT, MISSING, PRESENT
+from .records import CORRUPT, MISSING, PRESENT, CheckRecord
+
+# What a check found, as ``fixity_checks.outcome`` records it.
+MATCH: Final = "match"
+MISMATCH: Final = "mismatch"
+DAMAGED: Final = "damaged"  # the checksum matched but the content is damaged (a WARC record)
+GONE: Final = "missing"
 
 # The columns of ``Copy``, in order.
 CopyQuery = Select[int, int, str, str, str, int, str | None]
@@ -172,7 +181,10 @@ def copies_by_id(connection: Connection, ids: Sequence[int]) -> list[Copy]:
 
 
 def record_checks(
-    connection: Connection, checked: Sequence[tuple[Copy, Checksum]], now: datetime
+    connection: Connection,
+    checked: Sequence[tuple[Copy, Checksum]],
+    now: datetime,
+    run_id: int | None,
 ) -> list[Finding]:
     """Record the checksums computed for copies, in one transaction; return each finding.
 
@@ -216,7 +228,33 @@ def record_checks(
     for finding in findings:
         if not finding.ok:
             _record_damage(connection, finding.copy, finding.expected, str(finding.actual), now)
+    _log(
+        connection,
+        [
+            _check(f.copy.instance_id, MATCH, str(f.actual))
+            if f.ok
+            else _check(f.copy.instance_id, MISMATCH, str(f.actual), f"expected {f.expected}")
+            for f in findings
+        ],
+        now,
+        run_id,
+    )
     return findings
+
+
+def _check(
+    instance_id: int, outcome: str, checksum: str | None, detail: str | None = None
+) -> dict[str, Any]:
+    return {"instance_id": instance_id, "outcome": outcome, "checksum": checksum, "detail": detail}
+
+
+def _log(
+    connection: Connection, checks: Sequence[dict[str, Any]], now: datetime, run_id: int | None
+) -> None:
+    if checks:
+        connection.execute(
+            fixity_checks.insert(), [{**c, "at": now, "run_id": run_id} for c in checks]
+        )
 
 
 def _file_checksums(connection: Connection, file_ids: set[int]) -> dict[int, str | None]:
@@ -224,13 +262,16 @@ def _file_checksums(connection: Connection, file_ids: set[int]) -> dict[int, str
     return {fid: checksum for fid, checksum in connection.execute(query)}
 
 
-def record_bad_content(connection: Connection, copy: Copy, problem: str, now: datetime) -> None:
+def record_bad_content(
+    connection: Connection, copy: Copy, problem: str, now: datetime, run_id: int | None
+) -> None:
     """A copy whose checksum matches but whose content says it is damaged (a WARC record's
     digest): corrupt like a mismatch, with ``problem`` where the actual checksum would be."""
     connection.execute(
         select(instances.c.id).where(instances.c.id == copy.instance_id).with_for_update()
     )
     _record_damage(connection, copy, copy.checksum or "", problem[:DAMAGE_TEXT], now)
+    _log(connection, [_check(copy.instance_id, DAMAGED, copy.checksum, problem)], now, run_id)
 
 
 DAMAGE_TEXT = 200  # the width of ``corrupt_files.actual`` and ``instances.verified_checksum``
@@ -274,13 +315,17 @@ def _record_damage(
         )
 
 
-def mark_missing(connection: Connection, instance_ids: Sequence[int]) -> None:
+def mark_missing(
+    connection: Connection, instance_ids: Sequence[int], now: datetime, run_id: int | None
+) -> None:
     """Copies a check found gone. Only present ones: a copy deleted meanwhile stays deleted."""
-    connection.execute(
+    gone = connection.execute(
         update(instances)
         .where(instances.c.id.in_(instance_ids), instances.c.state == PRESENT)
         .values(state=MISSING)
+        .returning(instances.c.id)
     )
+    _log(connection, [_check(iid, GONE, None) for iid in gone.scalars()], now, run_id)
 
 
 def due_in_id_order(
@@ -349,3 +394,27 @@ def due_copies_between(
     if created_after is not None:
         query = query.where(file_age(created_after))
     return query.order_by(copy.c.id)
+
+
+CHECKS_SHOWN = 20  # of a file's latest checks, by ``catalog show``
+
+
+def latest_checks(connection: Connection, file_id: int) -> list[CheckRecord]:
+    """The file's latest checks, of all its copies, newest first."""
+    checks = fixity_checks.c
+    query = (
+        select(
+            instances.c.store,
+            instances.c.path,
+            checks.outcome,
+            checks.checksum,
+            checks.detail,
+            checks.run_id,
+            checks.at,
+        )
+        .join_from(fixity_checks, instances, checks.instance_id == instances.c.id)
+        .where(instances.c.file_id == file_id)
+        .order_by(checks.at.desc(), checks.id.desc())
+        .limit(CHECKS_SHOWN)
+    )
+    return [CheckRecord(*row) for row in connection.execute(query)]

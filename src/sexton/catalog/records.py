@@ -105,13 +105,38 @@ class RepairRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class CheckRecord:
+    """One fixity check of a copy: ``match``, ``mismatch``, ``damaged`` or ``missing``."""
+
+    store: str
+    path: str
+    outcome: str
+    checksum: str | None  # what the check computed
+    detail: str | None
+    run_id: int | None
+    at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "store": self.store,
+            "path": self.path,
+            "outcome": self.outcome,
+            "checksum": self.checksum,
+            "detail": self.detail,
+            "run_id": self.run_id,
+            "at": iso(self.at),
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class FileDetail:
-    """``sexton catalog show``: a file with its copies, marks and repair history."""
+    """``sexton catalog show``: a file with its copies, marks, latest checks and repairs."""
 
     file: FileRecord
     instances: tuple[InstanceRecord, ...]
     marks: tuple[MarkRecord, ...]
     repairs: tuple[RepairRecord, ...] = ()
+    checks: tuple[CheckRecord, ...] = ()  # the latest, newest first
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -119,6 +144,7 @@ class FileDetail:
             "instances": [i.to_json() for i in self.instances],
             "marks": [m.to_json() for m in self.marks],
             "repairs": [r.to_json() for r in self.repairs],
+            "checks": [c.to_json() for c in self.checks],
         }
 
 

@@ -97,7 +97,7 @@ def ls(
 @config_option
 @catalog_errors
 def show(name: str, as_json: bool, config_path: Path | None) -> None:
-    """One file: size, checksum, copies, marks and repair history."""
+    """One file: size, checksum, copies, marks, latest fixity checks and repair history."""
     _instance, cat = _open(config_path)
     found = cat.show(name)
     if as_json:
@@ -125,6 +125,18 @@ def show(name: str, as_json: bool, config_path: Path | None) -> None:
     for m in found.marks:
         flags.add_row(m.name, m.value, short_time(m.marked_at))
     console.print(flags)
+    if found.checks:
+        checks = Table("check", "store", "path", "found", "run", "at")
+        for k in found.checks:
+            checks.add_row(
+                k.outcome,
+                k.store,
+                repr(k.path)[1:-1],
+                k.detail or k.checksum or "",
+                "" if k.run_id is None else str(k.run_id),
+                short_time(k.at),
+            )
+        console.print(checks)
     if found.repairs:
         history = Table("repair", "store", "source", "detail", "at")
         for r in found.repairs:

@@ -141,6 +141,27 @@ marks = Table(
 )
 Index("ix_marks_name_value", marks.c.name, marks.c.value)
 
+# Every check of a copy: what it found (match | mismatch | damaged | missing), when, in
+# which run. `instances.verified_at` is the latest match; this is the history behind it, read
+# by PREMIS export and `catalog show`. Appended in the check's own transaction.
+fixity_checks = Table(
+    "fixity_checks",
+    metadata,
+    # Big: a check per copy per cycle outgrows 2**31 rows on a large archive within years.
+    # (SQLite's own integer is 64-bit, but only INTEGER PRIMARY KEY autoincrements.)
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("instance_id", Integer, ForeignKey("instances.id", ondelete="CASCADE"), nullable=False),
+    Column("run_id", Integer),  # None: checked outside a run (an arrival from another site)
+    Column("at", UTCDateTime, nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("checksum", String(200)),  # what the check computed; None if the copy was gone
+    Column("detail", Text),  # what was expected, or what damage the content showed
+)
+Index("ix_fixity_checks_instance_id", fixity_checks.c.instance_id, fixity_checks.c.at)
+Index("ix_fixity_checks_at", fixity_checks.c.at, fixity_checks.c.id)
+
 corrupt_files = Table(
     "corrupt_files",
     metadata,

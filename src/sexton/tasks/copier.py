@@ -196,7 +196,7 @@ class Copier:
         if written is _Written.MISMATCH:
             self._recheck_source(copy, expected.algo)
         else:
-            self.ctx.catalog.mark_missing([copy.instance_id])
+            self.ctx.catalog.mark_missing([copy.instance_id], self.ctx.run_id)
             self.source_damage.missing.append(copy)
             self.ctx.event("missing", store=copy.store, path=copy.path)
         return False

@@ -197,7 +197,7 @@ class Repairer(AbstractContextManager["Repairer"]):
                 if self._write(damaged, target, f, expected, f"store {source.store}"):
                     return True
         except FileNotFoundError:
-            self.ctx.catalog.mark_missing([source.instance_id])
+            self.ctx.catalog.mark_missing([source.instance_id], self.ctx.run_id)
             self.bad_sources.missing.append(source)
             self.ctx.event("missing", store=source.store, path=source.path)
             return False

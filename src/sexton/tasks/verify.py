@@ -130,7 +130,7 @@ def _record(
         return
     if verify == "warc":  # before the checksums are recorded: a damaged WARC is never verified
         hashed = _without_bad_warcs(ctx, store, hashed, into)
-    for finding in ctx.catalog.record_checks(hashed):
+    for finding in ctx.catalog.record_checks(hashed, ctx.run_id):
         if finding.ok:
             into.verified += 1
             continue
@@ -143,7 +143,7 @@ def _record(
             actual=finding.actual,
         )
     if gone:
-        ctx.catalog.mark_missing([c.instance_id for c in gone])
+        ctx.catalog.mark_missing([c.instance_id for c in gone], ctx.run_id)
         into.missing.extend(gone)
         for copy in gone:
             ctx.event("missing", store=store.name, path=copy.path)
@@ -162,7 +162,7 @@ def _without_bad_warcs(
             into.unreadable += 1
             ctx.event("unreadable", store=store.name, path=copy.path, error=found)
         elif found:
-            ctx.catalog.record_bad_content(copy, str(found[0]))
+            ctx.catalog.record_bad_content(copy, str(found[0]), ctx.run_id)
             into.bad_warcs.append((copy, found[0]))
             for damage in found:
                 ctx.event(

@@ -289,7 +289,7 @@ class Receiver:
                         _size, found = hash_stream(f, [algo])
                 except (OSError, StoreError):
                     continue
-                (finding,) = self.catalog.record_checks([(copy, found[algo])])
+                (finding,) = self.catalog.record_checks([(copy, found[algo])], None)
                 if finding.ok:
                     answer = (name, copy.store, copy.checksum)
                     break
