@@ -121,6 +121,9 @@ def test_a_corrupt_and_a_missing_copy_are_repaired_in_the_check_that_finds_them(
     # Checked again, every copy matches: nothing is found, nothing repaired twice.
     assert sexton(archive, "run", "fixity").returncode == 0
     assert len(repair_events(archive, "a/one.warc")) == 2
+    shown = sexton_json(archive, "catalog", "show", "a/one.warc")
+    assert [c["outcome"] for c in shown["checks"] if c["store"] == "store"] == ["match", "mismatch"]
+    assert "mismatch" in sexton(archive, "catalog", "show", "a/one.warc").stdout
 
 
 def test_a_file_whose_every_copy_is_damaged_is_lost_and_nothing_is_overwritten(
