@@ -114,7 +114,7 @@ def files_with_events(connection: Connection, since: datetime | None) -> Iterato
         select(instances.c.file_id)
         .join_from(fixity_checks, instances, fixity_checks.c.instance_id == instances.c.id)
         .where(_after(fixity_checks.c.at, since)),
-        select(instances.c.file_id).where(_hashed_since_checked(since)),
+        select(instances.c.file_id).where(_latest_hash_not_a_check(since)),
         select(transfers.c.file_id).where(
             transfers.c.direction == "outgoing", _after(transfers.c.finished_at, since)
         ),
@@ -169,7 +169,7 @@ def _fixity_checks(connection: Connection, since: datetime | None) -> Iterator[P
         )
 
 
-def _hashed_since_checked(since: datetime | None) -> ColumnElement[bool]:
+def _latest_hash_not_a_check(since: datetime | None) -> ColumnElement[bool]:
     """Present copies whose latest hash is not a logged check: the scan, clone, arrival or
     repair that wrote or first read them hashed them, and no check has come since."""
     checked_then = select(fixity_checks.c.id).where(
@@ -188,7 +188,7 @@ def _hashed_unchecked(
     query = (
         select(instances, files.c.name)
         .join_from(instances, files, instances.c.file_id == files.c.id)
-        .where(_hashed_since_checked(since))
+        .where(_latest_hash_not_a_check(since))
         .order_by(instances.c.verified_at, instances.c.id)
     )
     for row in _rows(connection, query):
