@@ -254,6 +254,43 @@ def test_a_batch_that_fails_fails_the_scan_and_keeps_the_batches_before(archive,
     assert len(states(catalog)) == 3
 
 
+def test_a_write_that_fails_fails_a_first_scan_and_keeps_the_batches_before(archive):
+    # A first listing's batches are written while the next one is prepared: a write that
+    # fails there must still fail the scan, after the batch before it was kept.
+    instance = archive()
+    catalog = catalog_of(instance)
+    told = []
+
+    def progress(items: int, _nbytes: int) -> None:  # told once a batch is committed
+        told.append(items)
+        if len(told) == 1:  # then the copies' table goes away
+            with instance.engine.begin() as connection:
+                connection.exec_driver_sql("ALTER TABLE instances RENAME TO instances_away")
+
+    listing = [EntryInfo(f"f{i}", 1, 1.5) for i in range(10)]
+    plan = ScanPlan(store="store", source="import:store", batch_size=3)
+    with pytest.raises(Exception, match="instances"):
+        catalog.reconcile(plan, lambda: listing, progress)
+    with instance.engine.begin() as connection:
+        connection.exec_driver_sql("ALTER TABLE instances_away RENAME TO instances")
+    assert told == [3]
+    assert sorted(states(catalog)) == ["f0", "f1", "f2"]
+
+
+def test_names_are_stored_as_listed_whatever_characters_they_hold(archive):
+    # PostgreSQL loads a first listing with COPY, whose text format gives tabs, newlines,
+    # carriage returns and backslashes meanings of their own (\N is NULL).
+    catalog = catalog_of(archive())
+    names = ["tab\there", "new\nline", "carriage\rreturn", "back\\slash", "\\N", "plain"]
+    listing = [EntryInfo(name, 1, 1.5) for name in names] + [EntryInfo("no mtime", 2, None)]
+    plan = ScanPlan(store="store", source="import:store")
+    assert catalog.reconcile(plan, lambda: listing)[1]
+    assert sorted(states(catalog)) == sorted([*names, "no mtime"])
+    assert catalog.show("no mtime").instances[0].mtime_seen is None
+    report, _ = catalog.reconcile(plan, lambda: listing)
+    assert (report.listed, report.new, report.changed, report.missing) == (7, 0, 0, 0)
+
+
 def test_an_unknown_store_is_refused_when_the_config_is_read(archive):
     with pytest.raises(ConfigError, match="store: no store named 'stroe' — did you mean 'store'?"):
         archive("  - {name: scan, type: scan, store: stroe}\n")

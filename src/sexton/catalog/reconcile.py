@@ -14,7 +14,10 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
 from itertools import islice
 
 from sqlalchemy import Engine
@@ -145,22 +148,24 @@ def _pass(
         with reading(engine) as connection:
             return scanned.listed_as_recorded(connection, plan.store, [e.name for e in batch])
 
-    def apply(batch: list[EntryInfo]) -> tuple[int, int]:
-        """Look the batch up and write it; return the entries handled and bytes hashed."""
-        hashed_before = counts["hashed_bytes"]
-        if batch:
-            _apply_batch(engine, clock, plan, batch, look_up(batch), counts, first, sweep)
-        return len(batch), counts["hashed_bytes"] - hashed_before
-
     # One batch at a time, in order, so each batch's lookup sees the rows of the one before.
-    # (Applying a batch in a thread while the next is listed gained nothing once local walks
+    # (Looking a batch up in a thread while the next is listed gained nothing once local walks
     # ran in a process of their own, and slowed a PostgreSQL rescan by a sixth: the lookup's
-    # thread and the listing fought for the GIL.)
-    with reader(entries, plan.batch_size) as listing:
+    # thread and the listing fought for the GIL.) A first listing looks nothing up, so its
+    # writes may trail behind.
+    writer = _WriteBehind(engine) if first else _WriteInLine(engine)
+    with reader(entries, plan.batch_size) as listing, writer:
         for batch in _in_scope(plan.scope, listing):
             if should_stop():
                 return False
-            progress(*apply(batch))
+            hashed_before = counts["hashed_bytes"]
+            write = (
+                _classify(engine, clock, plan, batch, look_up(batch), counts, first, sweep)
+                if batch
+                else None
+            )
+            done = partial(progress, len(batch), counts["hashed_bytes"] - hashed_before)
+            writer.submit(write, done)
     return True
 
 
@@ -242,7 +247,7 @@ class _InLine:
         pass
 
 
-def _apply_batch(
+def _classify(
     engine: Engine,
     clock: Clock,
     plan: ScanPlan,
@@ -251,7 +256,8 @@ def _apply_batch(
     counts: Counter[str],
     first: bool,
     sweep: str | None,
-) -> None:
+) -> _BatchWrite | None:
+    """Count the batch, hash what needs it, and say what to write (None: nothing)."""
     if recorded is not None:  # set aside what is listed as recorded: nothing to do for it
         to_look_at = [e for e in batch if e not in recorded]
         unchanged = len(batch) - len(to_look_at)
@@ -260,7 +266,7 @@ def _apply_batch(
         counts["unchanged"] += unchanged
         batch = to_look_at
         if not batch:
-            return
+            return None
     counts["listed"] += len(batch)
     known: dict[str, Known] = {}
     if not first:  # a store's first listing: every name is new
@@ -294,26 +300,108 @@ def _apply_batch(
     counts["changed"] += len(rewritten)
     counts["reappeared"] += len(reappeared)
     if not (added or rewritten or reappeared or (sweep and still_listed)):
-        return  # an unchanged batch costs one read and no write
-    now = clock.now()
-    with engine.begin() as connection:
-        # A batch lost to a crash is found again by the next scan; waiting took a twelfth
-        # of a first scan.
-        commit_without_waiting(connection)
-        if scanned.add_new(
-            connection,
-            plan.store,
-            added,
-            now,
-            plan.source,
-            sweep,
-            expect_conflicts=bool(counts["merged"]),
-        ):
-            counts["merged"] += 1  # conflicts met once are expected for the rest of the pass
-        scanned.record_changed(connection, rewritten, now, sweep)
-        scanned.record_reappeared(connection, reappeared, now, sweep)
-        if sweep is not None:
-            scanned.record_swept(connection, still_listed, sweep)
+        return None  # an unchanged batch costs one read and no write
+    return _BatchWrite(
+        plan.store,
+        plan.source,
+        sweep,
+        clock.now(),
+        scanned.new_copies(added, engine.dialect.name),
+        rewritten,
+        reappeared,
+        still_listed,
+    )
+
+
+@dataclass(frozen=True)
+class _BatchWrite:
+    """What one batch changes in the catalog, written in one transaction."""
+
+    store: str
+    source: str
+    sweep: str | None
+    now: datetime
+    added: scanned.NewCopies
+    rewritten: list[tuple[Known, Observed]]
+    reappeared: list[int]
+    swept: list[int]  # still listed as recorded: stamped by a sweep
+
+    def apply(self, engine: Engine, expect_conflicts: bool) -> bool:
+        """Write it; True if new files were merged with ones already catalogued."""
+        with engine.begin() as connection:
+            # A batch lost to a crash is found again by the next scan; waiting took a twelfth
+            # of a first scan.
+            commit_without_waiting(connection)
+            merged = scanned.add_new(
+                connection,
+                self.store,
+                self.added,
+                self.now,
+                self.source,
+                self.sweep,
+                expect_conflicts=expect_conflicts,
+            )
+            scanned.record_changed(connection, self.rewritten, self.now, self.sweep)
+            scanned.record_reappeared(connection, self.reappeared, self.now, self.sweep)
+            if self.sweep is not None:
+                scanned.record_swept(connection, self.swept, self.sweep)
+        return merged
+
+
+class _WriteInLine:
+    """Each batch written before the next is looked at."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._merged = False  # conflicts met once are expected for the rest of the pass
+
+    def __enter__(self) -> _WriteInLine:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_exc: object) -> None:
+        pass
+
+    def submit(self, write: _BatchWrite | None, done: Callable[[], None]) -> None:
+        """Write the batch (if anything changed), then tell ``done``."""
+        self._write(write)
+        done()
+
+    def _write(self, write: _BatchWrite | None) -> None:
+        if write is not None and write.apply(self._engine, self._merged):
+            self._merged = True
+
+
+class _WriteBehind(_WriteInLine):
+    """Each batch written in a thread while the caller lists and prepares the next.
+
+    In a first scan on PostgreSQL the server's inserts are most of the time, and psycopg lets
+    go of the GIL while it waits for them, so preparing the next batch costs nothing. At most
+    one batch waits; its ``done`` is told once it is committed. A failed write is raised at
+    the next submit, or on leaving.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine)
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="scan-writer")
+        self._pending: tuple[Future[None], Callable[[], None]] | None = None
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_exc: object) -> None:
+        try:
+            if exc_type is None:
+                self._finish_pending()  # a stopped pass keeps every batch it handed over
+        finally:
+            self._thread.shutdown()  # a failing pass still waits for its last write
+
+    def submit(self, write: _BatchWrite | None, done: Callable[[], None]) -> None:
+        self._finish_pending()
+        self._pending = (self._thread.submit(self._write, write), done)
+
+    def _finish_pending(self) -> None:
+        if self._pending is not None:
+            future, done = self._pending
+            self._pending = None
+            future.result()
+            done()
 
 
 def _observe(plan: ScanPlan, entries: list[EntryInfo], counts: Counter[str]) -> Iterator[Observed]:
