@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sexton.stores import Store, StoreError, StoreSettings, open_store
+from sexton.stores import Store, StoreError, StoreSettings, open_store, tree_walk
 from sexton.stores.s3 import S3Store
 
 ODD_NAMES = [
@@ -139,6 +139,27 @@ def test_a_local_walk_matches_the_tree_exactly_and_stops_its_lister_when_dropped
     assert _children_of_this_process() - before  # the lister
     walk.close()
     assert _children_of_this_process() == before
+
+
+def test_a_local_walk_lists_in_name_order_and_a_huge_directory_in_sorted_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A nearly sorted listing lets a first scan insert at the end of the catalog's indexes.
+    names = ["2024/01/a", "2024/01/b", "2024/02/a", "2025/a", "top1", "top2"]
+    for name in reversed(names):
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x")
+    store = open_store("local", StoreSettings(url=str(tmp_path)))
+    # the files of a directory first, then its subdirectories
+    assert [e.name for e in store.walk()] == names[4:] + names[:4]
+    monkeypatch.setattr(tree_walk, "SORTED_RUN", 2)  # in this process, not the child's
+    flat = tmp_path / "2024/01"
+    for name in ("e", "d", "c"):
+        (flat / name).write_bytes(b"x")
+    runs = [name for name, _size, _mtime in tree_walk.walk_tree(str(flat), "", ".")]
+    assert sorted(runs) == list("abcde")
+    assert runs[:2] == sorted(runs[:2]) and runs[2:4] == sorted(runs[2:4])
 
 
 def test_a_local_walk_that_cannot_open_a_directory_fails_with_the_reason(tmp_path: Path) -> None:
