@@ -30,6 +30,7 @@ import sqlalchemy as sa
 
 DATA = Path(__file__).parent / "data"
 PG_URL = os.environ.get("SEXTON_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+PG_ADMIN_URL = PG_URL.replace("postgresql://", "postgresql+psycopg://")
 PER_DIRECTORY = 1000  # files per leaf directory, like a crawler's dated WARC directories
 
 
@@ -98,13 +99,26 @@ FLOOR_STATEMENTS = (
 )
 
 
-def postgres_floor(admin: sa.Engine, database: str, schema: str, root: Path) -> float:
+def floor_in_child(database: str, schema: str, root: Path) -> float:
+    """``postgres_floor`` in a child process: the listing it holds would stay in this
+    process's RSS, and so in that of every scan started after it (each starts as a copy)."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--floor", database, schema, str(root)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return float(out)
+
+
+def postgres_floor(database: str, schema: str, root: Path) -> float:
     """Seconds the server takes for a first scan's inserts of ``root``, set-based, in one
     transaction, into a fresh catalog beside ``schema``. The listing is copied into a
     temporary table first, untimed."""
     from sexton.db import connect, upgrade
     from sexton.stores import StoreSettings, open_store
 
+    admin = sa.create_engine(PG_ADMIN_URL)
     floor_schema = f"{schema}_floor"
     with admin.begin() as connection:
         connection.execute(sa.text(f"CREATE SCHEMA {floor_schema}"))
@@ -124,6 +138,7 @@ def postgres_floor(admin: sa.Engine, database: str, schema: str, root: Path) -> 
                     copy.write_row(row)
             cursor.execute("ANALYZE listing")
             connection.commit()
+            checkpoint(admin)
             start = time.perf_counter()
             cursor.execute("SET synchronous_commit = off")
             for statement in FLOOR_STATEMENTS:
@@ -144,7 +159,7 @@ def databases() -> list[tuple[str, str, sa.Engine | None, str | None]]:
     found: list[tuple[str, str, sa.Engine | None, str | None]] = [
         ("sqlite", f"sqlite:///{sqlite_file}", None, None)
     ]
-    admin = sa.create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://"))
+    admin = sa.create_engine(PG_ADMIN_URL)
     schema = f"bench_{uuid.uuid4().hex[:10]}"
     try:
         with admin.begin() as connection:
@@ -166,9 +181,16 @@ def main() -> None:
         help="scan and measure the floor this many times; on a noisy machine, read the median",
     )
     parser.add_argument("--child", nargs=2, metavar=("DATABASE", "ROOT"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--floor", nargs=3, metavar=("DATABASE", "SCHEMA", "ROOT"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.child:
         child(*args.child)
+        return
+    if args.floor:
+        database, schema, root = args.floor
+        print(postgres_floor(database, schema, Path(root)))
         return
     root = build_tree(args.files)
     find = time_find(root)
@@ -180,9 +202,8 @@ def main() -> None:
     for _ in range(args.rounds):
         for name, url, admin, schema in databases():
             first = scan_twice(name, url, admin, schema, root, args.files, find)
-            if admin is not None and schema is not None:
-                checkpoint(admin)
-                floor = postgres_floor(admin, url, schema, root)
+            if schema is not None:
+                floor = floor_in_child(url, schema, root)
                 to_floor.append(first / floor)
                 print(
                     f"{name + ' floor':<14} {floor:>7.2f}s {floor / find:>5.1f}x"

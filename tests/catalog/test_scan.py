@@ -291,6 +291,22 @@ def test_names_are_stored_as_listed_whatever_characters_they_hold(archive):
     assert (report.listed, report.new, report.changed, report.missing) == (7, 0, 0, 0)
 
 
+def test_after_a_first_scan_postgresql_has_statistics_for_the_copies(archive, store_dir: Path):
+    # Without them a rescan's lookups read every copy of the store per batch: 20,000 copies
+    # took 11 s instead of 0.2 s, on a server whose autovacuum had not analysed them yet.
+    instance = archive(SCAN)
+    if instance.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite plans these lookups well without statistics")
+    put(store_dir, "a.warc.gz")
+    assert run_task(instance, "scan") == "succeeded"
+    with instance.engine.connect() as connection:
+        analysed = connection.exec_driver_sql(
+            "SELECT attname FROM pg_stats WHERE schemaname = current_schema()"
+            " AND tablename = 'instances' AND attname IN ('store', 'path') ORDER BY attname"
+        ).scalars()
+        assert list(analysed) == ["path", "store"]
+
+
 def test_an_unknown_store_is_refused_when_the_config_is_read(archive):
     with pytest.raises(ConfigError, match="store: no store named 'stroe' — did you mean 'store'?"):
         archive("  - {name: scan, type: scan, store: stroe}\n")

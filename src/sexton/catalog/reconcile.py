@@ -90,9 +90,13 @@ def _reconcile(
         # A store's first listing: nothing to look up, every name is new (a concurrent listing
         # of the same store is settled by the inserts' ON CONFLICT).
         first = not scanned.holds_copies(connection, plan.store)
-    if not _pass(
+    complete = _pass(
         engine, clock, plan, listing(), counts, progress, should_stop, first=first, sweep=None
-    ):
+    )
+    if first and counts["new"]:
+        with engine.begin() as connection:
+            scanned.analyse_copies(connection)
+    if not complete:
         return _report(counts), False
     with reading(engine) as connection:
         expected = scanned.count_listed(connection, plan.store, plan.scope)

@@ -372,6 +372,18 @@ def _add_new_postgresql(
         return True
 
 
+def analyse_copies(connection: Connection) -> None:
+    """Let PostgreSQL's planner learn of a store's copies, after its first listing.
+
+    Without statistics for the store, a rescan's lookups read every copy of the store for
+    each batch (20,000 copies rescanned in 11.4 s, 0.33 s once analysed), until autovacuum,
+    if it runs, analyses the table. Costs 33 ms at 20,000 copies. A role that does not own
+    the table gets a warning, not an error.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("ANALYZE instances (store, path)")
+
+
 def record_changed(
     connection: Connection,
     batch: Sequence[tuple[Known, Observed]],
