@@ -29,7 +29,7 @@ from sexton.db.catalog_tables import (
     transfers,
 )
 
-from .fixity import DAMAGED, MATCH, MISMATCH
+from .fixity import MATCH, found_in_words
 from .records import PRESENT
 
 # Kinds of event; each becomes a PREMIS eventType (see ``sexton.premis``).
@@ -165,7 +165,7 @@ def _fixity_checks(connection: Connection, since: datetime | None) -> Iterator[P
             row.store,
             row.path,
             row.checksum,
-            _found(row),
+            found_in_words(row.outcome, row.checksum, row.detail),
         )
 
 
@@ -203,17 +203,6 @@ def _hashed_unchecked(
             row.verified_checksum,
             "hashed as the copy was scanned or written",
         )
-
-
-def _found(check: Row[Any]) -> str:
-    """What a fixity check found, in words."""
-    if check.outcome == MATCH:
-        return "checksum matched the catalog's"
-    if check.outcome == MISMATCH:
-        return f"{check.detail}, found {check.checksum}"
-    if check.outcome == DAMAGED:
-        return f"checksum matched, content damaged: {check.detail}"
-    return "the copy was gone"
 
 
 def _transfers(connection: Connection, since: datetime | None) -> Iterator[PreservationEvent]:

@@ -28,6 +28,19 @@ MISMATCH: Final = "mismatch"
 DAMAGED: Final = "damaged"  # the checksum matched but the content is damaged (a WARC record)
 GONE: Final = "missing"
 
+
+def found_in_words(outcome: str, checksum: str | None, detail: str | None) -> str:
+    """What a logged check found, in words: ``catalog show`` and the PREMIS events say it
+    alike. (``detail`` of a mismatch is the checksum expected; ``checksum`` what was read.)"""
+    if outcome == MATCH:
+        return "checksum matched the catalog's"
+    if outcome == MISMATCH:
+        return f"{detail}, found {checksum}"
+    if outcome == DAMAGED:
+        return f"checksum matched, content damaged: {detail}"
+    return "the copy was gone"
+
+
 # The columns of ``Copy``, in order.
 CopyQuery = Select[int, int, str, str, str, int, str | None]
 

@@ -11,6 +11,7 @@ import click
 from rich.table import Table
 
 from ..catalog import STATES, Catalog, CatalogError, CopiesPolicy, OpenStores
+from ..catalog.fixity import found_in_words
 from ..config.errors import did_you_mean
 from ..engine.service import Instance
 from ..sizes import format_size
@@ -132,7 +133,7 @@ def show(name: str, as_json: bool, config_path: Path | None) -> None:
                 k.outcome,
                 k.store,
                 repr(k.path)[1:-1],
-                k.detail or k.checksum or "",
+                found_in_words(k.outcome, k.checksum, k.detail),
                 "" if k.run_id is None else str(k.run_id),
                 short_time(k.at),
             )
