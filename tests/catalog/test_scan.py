@@ -291,6 +291,23 @@ def test_names_are_stored_as_listed_whatever_characters_they_hold(archive):
     assert (report.listed, report.new, report.changed, report.missing) == (7, 0, 0, 0)
 
 
+def test_a_name_that_is_not_utf8_is_left_out_counted_and_named(archive, store_dir: Path):
+    # A file named in Latin-1 on a UTF-8 system: the walk keeps its byte as a surrogate,
+    # which neither database can store. The scan catalogues the rest and says which it left.
+    put(store_dir, "fine.warc.gz")
+    (store_dir / "caf\udce9.warc.gz").write_bytes(b"x")  # b"caf\xe9.warc.gz"
+    instance = archive()
+    catalog = catalog_of(instance)
+    store = open_store("store", instance.config.settings.stores["store"])
+    plan = ScanPlan(store="store", source="scan:store")
+    for _ in range(2):  # the first scan, then a rescan
+        report, complete = catalog.reconcile(plan, lambda: store.walk())
+        assert complete and report.listed == 1 and report.missing == 0
+        assert report.to_json()["unstorable"] == 1
+        assert report.to_json()["unstorable_names"] == ["caf\\xe9.warc.gz"]
+        assert states(catalog) == {"fine.warc.gz": "present"}
+
+
 def test_after_a_first_scan_postgresql_has_statistics_for_the_copies(archive, store_dir: Path):
     # Without them a rescan's lookups read every copy of the store per batch: 20,000 copies
     # took 11 s instead of 0.2 s, on a server whose autovacuum had not analysed them yet.

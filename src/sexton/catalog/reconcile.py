@@ -86,18 +86,28 @@ def _reconcile(
     should_stop: Callable[[], bool],
 ) -> tuple[ReconcileReport, bool]:
     counts: Counter[str] = Counter()
+    unstorable = _Unstorable()
     with reading(engine) as connection:
         # A store's first listing: nothing to look up, every name is new (a concurrent listing
         # of the same store is settled by the inserts' ON CONFLICT).
         first = not scanned.holds_copies(connection, plan.store)
     complete = _pass(
-        engine, clock, plan, listing(), counts, progress, should_stop, first=first, sweep=None
+        engine,
+        clock,
+        plan,
+        listing(),
+        counts,
+        unstorable,
+        progress,
+        should_stop,
+        first=first,
+        sweep=None,
     )
     if first and counts["new"]:
         with engine.begin() as connection:
             scanned.analyse_copies(connection)
     if not complete:
-        return _report(counts), False
+        return _report(counts, unstorable), False
     with reading(engine) as connection:
         expected = scanned.count_listed(connection, plan.store, plan.scope)
     if expected != counts["found"]:
@@ -105,17 +115,27 @@ def _reconcile(
         # then the copies left unstamped are the vanished ones.
         counts["swept"] = 1
         counts["listed"] = counts["too_young"] = 0  # counted again by the second listing
+        unstorable = _Unstorable()
         sweep = uuid.uuid4().hex
         if not _pass(
-            engine, clock, plan, listing(), counts, progress, should_stop, first=False, sweep=sweep
+            engine,
+            clock,
+            plan,
+            listing(),
+            counts,
+            unstorable,
+            progress,
+            should_stop,
+            first=False,
+            sweep=sweep,
         ):
-            return _report(counts), False
+            return _report(counts, unstorable), False
         with reading(engine) as connection:
             for ids in scanned.not_swept(connection, plan.store, plan.scope, sweep):
                 with engine.begin() as writer:
                     scanned.mark_missing(writer, ids)
                 counts["missing"] += len(ids)
-    return _report(counts), True
+    return _report(counts, unstorable), True
 
 
 def _pass(
@@ -124,6 +144,7 @@ def _pass(
     plan: ScanPlan,
     entries: Iterable[EntryInfo],
     counts: Counter[str],
+    unstorable: _Unstorable,
     progress: Progress,
     should_stop: Callable[[], bool],
     *,
@@ -159,7 +180,7 @@ def _pass(
     # writes may trail behind.
     writer = _WriteBehind(engine) if first else _WriteInLine(engine)
     with reader(entries, plan.batch_size) as listing, writer:
-        for batch in _in_scope(plan.scope, listing):
+        for batch in _in_scope(plan.scope, listing, unstorable):
             if should_stop():
                 return False
             hashed_before = counts["hashed_bytes"]
@@ -173,15 +194,44 @@ def _pass(
     return True
 
 
-def _in_scope(scope: Scope, listing: Iterable[list[EntryInfo]]) -> Iterator[list[EntryInfo]]:
-    """The listing's batches, cut to the scope; empty ones too, so a stop is still heard
-    while a listing holds nothing in scope. Last listing of a name wins: a listing file may
-    repeat one, and a batch's inserts may touch each row once only (PostgreSQL's ON CONFLICT
-    DO UPDATE)."""
+def _in_scope(
+    scope: Scope, listing: Iterable[list[EntryInfo]], unstorable: _Unstorable
+) -> Iterator[list[EntryInfo]]:
+    """The listing's batches, cut to the scope and to names the catalog can hold; empty ones
+    too, so a stop is still heard while a listing holds nothing in scope. Last listing of a
+    name wins: a listing file may repeat one, and a batch's inserts may touch each row once
+    only (PostgreSQL's ON CONFLICT DO UPDATE)."""
     for listed in listing:
         if not scope.holds_everything:
             listed = [e for e in listed if scope.holds(e.name)]
+        if not all(e.name.isascii() for e in listed):
+            listed = [e for e in listed if unstorable.admits(e.name)]
         yield list({e.name: e for e in listed}.values())
+
+
+class _Unstorable:
+    """Listed names the catalog cannot hold: bytes that are not UTF-8 (a walk keeps them as
+    surrogates; both databases store text as UTF-8). Left out of the catalog, counted, and
+    the first few named, escaped, so that an operator can find and rename the files."""
+
+    SHOWN = 10
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.names: list[str] = []
+
+    def admits(self, name: str) -> bool:
+        """Whether ``name`` can be catalogued; if not, it is counted."""
+        try:
+            name.encode()
+        except UnicodeEncodeError:
+            self.count += 1
+            if len(self.names) < self.SHOWN:
+                self.names.append(
+                    name.encode(errors="surrogateescape").decode(errors="backslashreplace")
+                )
+            return False
+        return True
 
 
 class _ReadAhead:
@@ -430,7 +480,7 @@ def _too_young(plan: ScanPlan, entry: EntryInfo) -> bool:
     return limit is not None and entry.mtime is not None and entry.mtime > limit
 
 
-def _report(counts: Counter[str]) -> ReconcileReport:
+def _report(counts: Counter[str], unstorable: _Unstorable) -> ReconcileReport:
     return ReconcileReport(
         listed=counts["listed"],
         new=counts["new"],
@@ -439,6 +489,8 @@ def _report(counts: Counter[str]) -> ReconcileReport:
         missing=counts["missing"],
         too_young=counts["too_young"],
         unreadable=counts["unreadable"],
+        unstorable=unstorable.count,
+        unstorable_names=tuple(unstorable.names),
         hashed_bytes=counts["hashed_bytes"],
         swept=bool(counts["swept"]),
     )

@@ -221,6 +221,8 @@ class ReconcileReport:
     missing: int = 0  # copies no longer listed, now marked missing
     too_young: int = 0  # skipped: modified more recently than min_age
     unreadable: int = 0  # could not be hashed; left for the next scan
+    unstorable: int = 0  # names that are not UTF-8, which the catalog cannot hold: left out
+    unstorable_names: tuple[str, ...] = ()  # the first few, undecodable bytes as \xNN
     hashed_bytes: int = 0
     swept: bool = False  # whether a second listing was needed to find vanished files
 
@@ -233,5 +235,7 @@ class ReconcileReport:
             "missing": self.missing,
             "too_young": self.too_young,
             "unreadable": self.unreadable,
+            "unstorable": self.unstorable,
+            "unstorable_names": list(self.unstorable_names),
             "hashed_bytes": self.hashed_bytes,
         }
