@@ -91,18 +91,22 @@ def _reconcile(
         # A store's first listing: nothing to look up, every name is new (a concurrent listing
         # of the same store is settled by the inserts' ON CONFLICT).
         first = not scanned.holds_copies(connection, plan.store)
-    complete = _pass(
-        engine,
-        clock,
-        plan,
-        listing(),
-        counts,
-        unstorable,
-        progress,
-        should_stop,
-        first=first,
-        sweep=None,
-    )
+
+    def walk_listing(unstorable: _Unstorable, *, first: bool, sweep: str | None) -> bool:
+        return _pass(
+            engine,
+            clock,
+            plan,
+            listing(),
+            counts,
+            unstorable,
+            progress,
+            should_stop,
+            first=first,
+            sweep=sweep,
+        )
+
+    complete = walk_listing(unstorable, first=first, sweep=None)
     if first and counts["new"]:
         with engine.begin() as connection:
             scanned.analyse_copies(connection)
@@ -117,18 +121,7 @@ def _reconcile(
         counts["listed"] = counts["too_young"] = 0  # counted again by the second listing
         unstorable = _Unstorable()
         sweep = uuid.uuid4().hex
-        if not _pass(
-            engine,
-            clock,
-            plan,
-            listing(),
-            counts,
-            unstorable,
-            progress,
-            should_stop,
-            first=False,
-            sweep=sweep,
-        ):
+        if not walk_listing(unstorable, first=False, sweep=sweep):
             return _report(counts, unstorable), False
         with reading(engine) as connection:
             for ids in scanned.not_swept(connection, plan.store, plan.scope, sweep):
