@@ -47,7 +47,7 @@ def checks_per_copy(connection: sa.Connection, run_id: int) -> dict[int, int]:
         .where(fixity_checks.c.run_id == run_id)
         .group_by(fixity_checks.c.instance_id)
     )
-    return {instance_id: count for instance_id, count in connection.execute(query).tuples()}
+    return {instance_id: count for instance_id, count in connection.execute(query)}
 
 
 def shard_states(engine: sa.Engine) -> list[str]:
