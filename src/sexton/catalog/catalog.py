@@ -116,7 +116,7 @@ class Catalog:
                 pass
         except OSError as exc:
             raise CatalogError(f"cannot read {path}: {exc.strerror or exc}") from None
-        plan = ScanPlan(store=store, source=f"import:{store}")
+        plan = ScanPlan(store=store, source=f"import:{store}", in_order=True)
         report, _complete = self.reconcile(plan, lambda: read_listing(path, root))
         return report
 
