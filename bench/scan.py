@@ -8,8 +8,8 @@ one before (with the default ``max_wal_size`` a first scan can set off a checkpo
 PostgreSQL is ``$SEXTON_TEST_PG`` (a throwaway schema); it is skipped if unreachable.
 
 The ``postgres floor`` line is PostgreSQL alone inserting the rows a first scan of the tree
-writes, into the same tables and indexes: no listing, no client, no batches. No first scan
-on that server can be faster.
+writes, into the same tables and indexes: no listing, no client, no batches, one backend.
+A first scan that spreads its batches over two connections (as Sexton's does) can beat it.
 """
 
 from __future__ import annotations
