@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 from datacare_support import flip_a_byte, leave_temp
 
@@ -158,3 +159,48 @@ def test_stale_temporary_files_beside_checked_copies_are_removed(site, clock):
     assert not stale.exists() and fresh.exists()
     assert f"stale temporary file removed store=store path=d/{stale.name}" in here.events("fixity")
     assert here.copies("d/a")["store"].state == "present"
+
+
+@pytest.mark.parametrize("fan_out", ["", ", fan_out: {workers: 2, shard: 2}"])
+def test_keep_checks_forgets_old_matches_a_later_check_repeats_never_damage(
+    site, clock, fan_out: str
+):
+    # The log is the fixity record: trimming it keeps each copy's latest check and every
+    # finding of damage, on this store only. A fanned-out run trims once, as it plans.
+    here = site(
+        "  - {name: fixity, type: check_integrity, store_name: store, age_in_days: null,"
+        f" keep_checks: 20d{fan_out}}}\n"
+        "  - {name: mirror_fixity, type: check_integrity, store_name: mirror,"
+        " age_in_days: null}\n",
+        mirror="",
+    )
+    for name in "abc":
+        here.put(name, name.encode() * 10)
+        here.put(name, name.encode() * 10, store="mirror")
+    here.scan()
+    here.scan("mirror")
+    outcomes = []
+    for round_ in range(3):  # three rounds of checks, 15 days apart, on both stores
+        clock.advance(timedelta(days=15))
+        assert here.run("mirror_fixity") == "succeeded"
+        if round_ == 1:
+            flip_a_byte(here.dir() / "b")
+        outcomes.append(here.run("fixity"))
+    assert (
+        outcomes[1].startswith("failed: ") and "1 corrupt copies on store store: b" in outcomes[1]
+    )
+    assert outcomes[2] == "succeeded"  # b is corrupt now, and no longer checked
+
+    def found(name: str, store: str) -> list[str]:
+        return [c.outcome for c in here.catalog.show(name).checks if c.store == store]
+
+    # at the third round (day 45) the window reached back to day 25: day 15's match of a
+    # and c went, day 30's and 45's stay; b's day-15 match went, its damage (day 30) stays
+    assert found("a", "store") == ["match", "match"]
+    assert found("c", "store") == ["match", "match"]
+    assert found("b", "store") == ["mismatch"]
+    assert found("a", "mirror") == ["match", "match", "match"]  # another task's store
+    window_start = (clock.now() - timedelta(days=20)).isoformat()
+    assert [e for e in here.events("fixity") if e.startswith("checks forgotten")] == [
+        f"checks forgotten store=store checks=3 before={window_start}"
+    ]

@@ -58,6 +58,8 @@ from .totals import fold_if_due, read_totals
 
 # Names resolved per query when marking by name: well under every database's parameter limit.
 NAME_BATCH = 1000
+# Fixity checks forgotten per transaction when the log is trimmed.
+FORGET_BATCH = 10_000
 
 FileRefs = Sequence[int] | Sequence[str]  # file ids, or names
 
@@ -266,6 +268,18 @@ class Catalog:
         """How many copies are due now (at most ``limit``): a run's total, and its limit."""
         with reading(self.engine) as connection:
             return fixity.count_due(connection, store, verified_before, created_after, limit)
+
+    def forget_old_checks(self, store: str, before: datetime) -> int:
+        """Let the fixity log of ``store`` go of matching checks older than ``before`` that
+        a later check of the same copy repeats; how many went. In batches, each its own
+        transaction, so a long log never holds a lock for long."""
+        forgotten = 0
+        while True:
+            with self.engine.begin() as connection:
+                went = fixity.forget_superseded_matches(connection, store, before, FORGET_BATCH)
+            forgotten += went
+            if went < FORGET_BATCH:
+                return forgotten
 
     def due_id_ranges(
         self,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import Connection, Select, bindparam, func, or_, select, update
+from sqlalchemy import Connection, Select, bindparam, delete, func, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from sexton.checksums import Checksum
@@ -410,6 +410,35 @@ def due_copies_between(
 
 
 CHECKS_SHOWN = 20  # of a file's latest checks, by ``catalog show``
+
+
+def forget_superseded_matches(
+    connection: Connection, store: str, before: datetime, limit: int
+) -> int:
+    """Delete up to ``limit`` of the checks of copies on ``store`` that matched, were made
+    before ``before``, and are not their copy's latest; return how many went.
+
+    The log is the archive's fixity record, so only what a later check repeats is let go:
+    each copy keeps its latest check, and every finding of damage stays.
+    """
+    checks = fixity_checks.c
+    later = fixity_checks.alias("later")
+    superseded = (
+        select(later.c.id)
+        .where(later.c.instance_id == checks.instance_id, later.c.id > checks.id)
+        .exists()
+    )
+    on_store = (
+        select(instances.c.id)
+        .where(instances.c.id == checks.instance_id, instances.c.store == store)
+        .exists()
+    )
+    chosen = (
+        select(checks.id)
+        .where(checks.outcome == MATCH, checks.at < before, on_store, superseded)
+        .limit(limit)
+    )
+    return int(connection.execute(delete(fixity_checks).where(checks.id.in_(chosen))).rowcount)
 
 
 def latest_checks(connection: Connection, file_id: int) -> list[CheckRecord]:

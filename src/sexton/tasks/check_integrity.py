@@ -50,6 +50,9 @@ class CheckIntegrityTask(Task):
         repair: bool = False  # repair what the check found damaged, in the same run
         verified_within: Duration = DEFAULT_WINDOW  # repair: how fresh a source must be
         repair_from_sites: bool = True  # repair: also from copies other sites confirmed
+        # Forget the store's matching checks older than this that a later check repeats; a
+        # copy's latest check and every finding of damage stay. None: every check is kept.
+        keep_checks: Duration | None = None
 
         def written_stores(self) -> dict[str, list[str]]:
             """Repair writes into the checked store: `validate` refuses a read-only one."""
@@ -65,6 +68,7 @@ class CheckIntegrityTask(Task):
         elif params.age_in_days is not None:
             created_after = now - timedelta(days=params.age_in_days)
         due = (store.name, verified_before, created_after)
+        _forget_old_checks(ctx, params)
         total = ctx.catalog.count_due(*due, limit=params.files_per_run)
         pages = ctx.catalog.due_for_check(*due, limit=total)
         _check(ctx, store, (ctx.catalog.copies(ids) for ids in pages), total, params)
@@ -76,6 +80,7 @@ class CheckIntegrityTask(Task):
     def plan_shards(self, ctx: RunContext, size: int, since: datetime) -> Iterator[ShardBounds]:
         params: CheckIntegrityTask.Params = ctx.params
         verified_before, created_after = _due_since(params, since)
+        _forget_old_checks(ctx, params)  # once per run: the shards only check
         ranges = ctx.catalog.due_id_ranges(
             params.store_name, size, verified_before, created_after, limit=params.files_per_run
         )
@@ -98,6 +103,16 @@ def _store(ctx: RunContext, params: CheckIntegrityTask.Params) -> Store:
         return ctx.stores[params.store_name]
     except (UnknownStore, StoreError) as exc:
         raise TaskFailed(str(exc)) from None
+
+
+def _forget_old_checks(ctx: RunContext, params: CheckIntegrityTask.Params) -> None:
+    if params.keep_checks is None:
+        return
+    before = ctx.now() - params.keep_checks
+    if forgotten := ctx.catalog.forget_old_checks(params.store_name, before):
+        ctx.event(
+            "checks forgotten", store=params.store_name, checks=forgotten, before=before.isoformat()
+        )
 
 
 def _due_since(
