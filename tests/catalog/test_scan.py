@@ -328,6 +328,23 @@ def test_a_name_that_is_not_utf8_is_left_out_counted_and_named(archive, store_di
         assert states(catalog) == {"fine.warc.gz": "present"}
 
 
+def test_a_scan_that_leaves_out_names_fails_naming_them_until_they_are_renamed(
+    archive, store_dir: Path
+):
+    # A file the catalog cannot hold is a file nothing checks: the scan records the rest,
+    # then fails (the task goes down, so its alert fires) until a person renames the file.
+    put(store_dir, "fine.warc.gz")
+    (store_dir / "caf\udce9.warc.gz").write_bytes(b"x")
+    instance = archive(SCAN)
+    outcome = run_task(instance, "scan")
+    assert outcome.startswith("failed: 1 file names on store store are not UTF-8"), outcome
+    assert "caf\\xe9.warc.gz; rename them" in outcome
+    assert states(catalog_of(instance)) == {"fine.warc.gz": "present"}
+    (store_dir / "caf\udce9.warc.gz").rename(store_dir / "café.warc.gz")
+    assert run_task(instance, "scan") == "succeeded"
+    assert states(catalog_of(instance)) == {"fine.warc.gz": "present", "café.warc.gz": "present"}
+
+
 def test_after_a_first_scan_postgresql_has_statistics_for_the_copies(archive, store_dir: Path):
     # Without them a rescan's lookups read every copy of the store per batch: 20,000 copies
     # took 11 s instead of 0.2 s, on a server whose autovacuum had not analysed them yet.

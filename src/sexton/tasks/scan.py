@@ -104,6 +104,17 @@ def _scan(ctx: RunContext, scope: Scope) -> None:
     ctx.event("scan", **report.to_json())
     if not complete:
         raise TaskInterrupted("stopped before the end of the listing; the next scan resumes")
+    if report.unstorable:
+        # Left out of the catalog, so nothing checks or copies them: a person must rename them.
+        # The rest of the listing is recorded; the scan succeeds again once they are renamed.
+        names = ", ".join(report.unstorable_names)
+        more = report.unstorable - len(report.unstorable_names)
+        raise TaskFailed(
+            f"{report.unstorable} file names on store {store.name} are not UTF-8, so they are"
+            f" not catalogued and nothing checks or copies them: {names}"
+            + (f" and {more} more" if more > 0 else "")
+            + "; rename them (the rest of the scan was recorded)"
+        )
 
 
 @dataclass(frozen=True)
