@@ -148,11 +148,17 @@ def check_the_people_duties(demo: Demo) -> None:
     status = demo.status()
     assert status["nightly-export"]["executor"] == "heartbeat"
     assert status["usage-review"]["executor"] == "manual"
-    sexton("ping", "nightly-export", "success", "-c", demo.config)
+
+    def pinged_up() -> bool:
+        sexton("ping", "nightly-export", "success", "-c", demo.config)
+        return bool(demo.status()["nightly-export"]["status"] == "up")
+
+    # The heartbeat is due every minute, on the minute: once in a while a slot passes between
+    # the ping and the status read (two commands, seconds apart on a busy machine), and the
+    # task is rightly late again. A second ping then makes it up.
+    assert pinged_up() or pinged_up()
     sexton("done", "usage-review", "--note", "checked", "-c", demo.config)
-    status = demo.status()
-    assert status["nightly-export"]["status"] == "up"
-    assert status["usage-review"]["status"] == "up"
+    assert demo.status()["usage-review"]["status"] == "up"
 
 
 def check_the_repair_the_banner_gives(demo: Demo, banner: str) -> None:
