@@ -448,7 +448,7 @@ class _WriteBehind(_WriteInLine):
     def __init__(self, engine: Engine, writers: int = 1) -> None:
         super().__init__(engine)
         self._writers = writers
-        self._thread = ThreadPoolExecutor(writers, thread_name_prefix="scan-writer")
+        self._writing = ThreadPoolExecutor(writers, thread_name_prefix="scan-writer")
         self._pending: deque[tuple[Future[None], Callable[[], None]]] = deque()
 
     def __exit__(self, exc_type: type[BaseException] | None, *_exc: object) -> None:
@@ -457,12 +457,12 @@ class _WriteBehind(_WriteInLine):
                 while self._pending:  # a stopped pass keeps every batch it handed over
                     self._finish_oldest()
         finally:
-            self._thread.shutdown()  # a failing pass still waits for its last writes
+            self._writing.shutdown()  # a failing pass still waits for its last writes
 
     def submit(self, write: _BatchWrite | None, done: Callable[[], None]) -> None:
         while len(self._pending) >= self._writers:
             self._finish_oldest()
-        self._pending.append((self._thread.submit(self._write, write), done))
+        self._pending.append((self._writing.submit(self._write, write), done))
 
     def _finish_oldest(self) -> None:
         future, done = self._pending.popleft()
